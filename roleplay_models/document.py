@@ -1,0 +1,98 @@
+"""The base classes every model and embedded document of this package stands on."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from bson import DBRef, ObjectId
+from mongoengine import Document, EmbeddedDocument, ValidationError
+from mongoengine.fields import ListField, ReferenceField
+
+from .timestamps import TimestampedMixin, TimestampedQuerySet
+
+__all__ = ("RoleplayDocument", "RoleplayEmbeddedDocument")
+
+
+class KeepsUnknownFields:
+    """Writes back the keys this package does not model (mongoose's ``__v``, say).
+
+    mongoengine loads such keys into ``_data`` when ``strict`` is off but
+    leaves them out of ``to_mongo``; a list of subdocuments rewritten on
+    save would then lose them.
+    """
+
+    def to_mongo(self, *args: Any, **kwargs: Any) -> Any:
+        son = super().to_mongo(*args, **kwargs)  # type: ignore[misc]
+        if kwargs.get("fields"):
+            return son
+        for key, value in self._data.items():  # type: ignore[attr-defined]
+            if key not in self._fields and key not in son:  # type: ignore[attr-defined]
+                son[key] = value
+        return son
+
+
+class RoleplayEmbeddedDocument(KeepsUnknownFields, EmbeddedDocument):
+    """An embedded document that keeps unmodelled keys."""
+
+    meta = {"abstract": True, "strict": False}
+
+
+def _referenced_ids(value: Any) -> list[ObjectId]:
+    values = value if isinstance(value, list) else [value]
+    ids = []
+    for item in values:
+        if isinstance(item, Document):
+            ids.append(item.pk)
+        elif isinstance(item, DBRef):
+            ids.append(item.id)
+        elif isinstance(item, ObjectId):
+            ids.append(item)
+    return ids
+
+
+def _was_changed(db_field: str, changed: set[str]) -> bool:
+    return any(path == db_field or path.startswith(db_field + ".") for path in changed)
+
+
+class RoleplayDocument(KeepsUnknownFields, TimestampedMixin, Document):
+    """Base of the five models: timestamps, unknown keys kept, references checked.
+
+    Indexes are not created behind the user's back (``auto_create_index``
+    is off): call :func:`roleplay_models.ensure_indexes` once after
+    connecting. A save that points a reference at a document that does not
+    exist is refused with a ValidationError naming the field.
+    """
+
+    meta = {
+        "abstract": True,
+        "strict": False,
+        "auto_create_index": False,
+        "queryset_class": TimestampedQuerySet,
+    }
+
+    objects: ClassVar[TimestampedQuerySet]
+    DoesNotExist: ClassVar[type[Exception]]
+    MultipleObjectsReturned: ClassVar[type[Exception]]
+
+    def validate(self, clean: bool = True) -> None:
+        super().validate(clean=clean)
+        self._check_references_exist()
+
+    def _check_references_exist(self) -> None:
+        changed = None if self._created or self.pk is None else set(self._get_changed_fields())
+        for name, field in self._fields.items():
+            if changed is not None and not _was_changed(field.db_field, changed):
+                continue
+            target = field.field if isinstance(field, ListField) else field
+            if not isinstance(target, ReferenceField):
+                continue
+            ids = set(_referenced_ids(self._data.get(name)))
+            if not ids:
+                continue
+            found = target.document_type._get_collection().count_documents({"_id": {"$in": list(ids)}})
+            if found != len(ids):
+                raise ValidationError(
+                    f"{name} refers to a {target.document_type.__name__} that does not exist",
+                    field_name=name,
+                    errors={name: ValidationError("refers to a missing document", field_name=name)},
+                )

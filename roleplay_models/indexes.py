@@ -1,0 +1,55 @@
+"""Creating the declared indexes, and reporting what the server refused."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from pymongo.errors import OperationFailure
+
+__all__ = ("IndexReport", "RefusedIndex", "ensure_indexes")
+
+
+@dataclass(frozen=True)
+class RefusedIndex:
+    """An index the server would not create, with its reason."""
+
+    collection: str
+    keys: tuple[tuple[str, Any], ...]
+    reason: str
+
+
+@dataclass
+class IndexReport:
+    """What :func:`ensure_indexes` created (``collection.index_name``) and what was refused."""
+
+    created: list[str] = field(default_factory=list)
+    refused: list[RefusedIndex] = field(default_factory=list)
+
+
+def ensure_indexes(models: Iterable[type] | None = None) -> IndexReport:
+    """Create every index declared in the models' ``meta``, one at a time.
+
+    An index the server refuses (a text index on a server without text
+    search, say) is reported and the rest are still created.
+    """
+    if models is None:
+        from .models import MODELS
+
+        models = MODELS
+    report = IndexReport()
+    for model in models:
+        collection = model._get_collection()
+        for spec in model._meta.get("index_specs", []):
+            keys = spec["fields"]
+            options = {k: v for k, v in spec.items() if k != "fields"}
+            try:
+                name = collection.create_index(keys, **options)
+            except (OperationFailure, NotImplementedError) as err:
+                reason = getattr(err, "details", None) or {}
+                report.refused.append(
+                    RefusedIndex(collection.name, tuple(keys), reason.get("errmsg", str(err)))
+                )
+            else:
+                report.created.append(f"{collection.name}.{name}")
+    return report

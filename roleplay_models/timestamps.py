@@ -1,0 +1,138 @@
+"""TimestampedMixin and everything that keeps its two stamps like mongoose ``timestamps: true``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mongoengine import ValidationError, signals
+from mongoengine.queryset import QuerySet, transform
+
+from .fields import UTCDateTimeField, utc_now
+
+__all__ = ("TimestampedMixin", "TimestampedQuerySet")
+
+CREATED = "createdAt"
+UPDATED = "updatedAt"
+
+
+class TimestampedMixin:
+    """``created_at`` / ``updated_at`` (stored ``createdAt`` / ``updatedAt``), UTC-aware.
+
+    ``created_at`` is stamped once, when the document is first written, and
+    a change to it afterwards is refused. ``updated_at`` moves on every save
+    that changes something, and on every atomic update made through
+    :class:`TimestampedQuerySet`. A value set explicitly is left alone.
+    """
+
+    created_at = UTCDateTimeField(db_field=CREATED)
+    updated_at = UTCDateTimeField(db_field=UPDATED)
+
+
+def _is_new(document: Any) -> bool:
+    return document.pk is None or document._created
+
+
+def stamp_on_save(sender: Any, document: Any, **kwargs: Any) -> None:
+    """pre_save receiver: stamp a new document, or move ``updated_at`` on a change."""
+    if not isinstance(document, TimestampedMixin):
+        return
+    now = utc_now()
+    if _is_new(document):
+        if document.created_at is None:
+            document.created_at = now
+        if document.updated_at is None:
+            document.updated_at = now
+        return
+    changed = document._get_changed_fields()
+    if CREATED in changed:
+        raise ValidationError(
+            "created_at is set once and cannot be changed",
+            field_name="created_at",
+            errors={"created_at": ValidationError("cannot be changed", field_name="created_at")},
+        )
+    if changed and UPDATED not in changed:
+        document.updated_at = now
+
+
+def stamp_on_bulk_insert(sender: Any, documents: Any, **kwargs: Any) -> None:
+    """pre_bulk_insert receiver: stamp every new document of a bulk insert."""
+    for document in documents:
+        stamp_on_save(sender, document)
+
+
+signals.pre_save.connect(stamp_on_save)
+signals.pre_bulk_insert.connect(stamp_on_bulk_insert)
+
+
+def _touches_created(update: dict[str, Any]) -> bool:
+    return any(
+        operator != "$setOnInsert" and isinstance(fields, dict) and CREATED in fields
+        for operator, fields in update.items()
+    )
+
+
+def stamp_update(document_cls: type, update: dict[str, Any], upsert: bool) -> Any:
+    """Turn mongoengine update keywords into a raw update that also moves the stamps.
+
+    ``updatedAt`` is set unless the update sets it itself; on an upsert
+    ``createdAt`` is set on insert only. An update that changes
+    ``createdAt`` is refused.
+    """
+    now = utc_now()
+    raw = update.get("__raw__")
+    if isinstance(raw, list):  # an aggregation-pipeline update
+        return {"__raw__": [*raw, {"$set": {UPDATED: now}}]}
+    mongo_update = transform.update(document_cls, **update)
+    if _touches_created(mongo_update):
+        raise ValidationError(
+            "created_at is set once and cannot be changed", field_name="created_at"
+        )
+    sets = mongo_update.setdefault("$set", {})
+    sets.setdefault(UPDATED, now)
+    if upsert:
+        on_insert = mongo_update.setdefault("$setOnInsert", {})
+        on_insert.setdefault(CREATED, now)
+    return {"__raw__": mongo_update}
+
+
+class TimestampedQuerySet(QuerySet):
+    """A QuerySet whose atomic updates move ``updated_at`` and whose inserts validate."""
+
+    def update(  # type: ignore[override]
+        self, upsert: bool = False, multi: bool = True, write_concern: Any = None,
+        read_concern: Any = None, full_result: bool = False, array_filters: Any = None,
+        **update: Any,
+    ) -> Any:
+        if update:
+            update = stamp_update(self._document, update, upsert)
+        return super().update(
+            upsert=upsert, multi=multi, write_concern=write_concern,
+            read_concern=read_concern, full_result=full_result,
+            array_filters=array_filters, **update,
+        )
+
+    def modify(  # type: ignore[override]
+        self, upsert: bool = False, full_response: bool = False, remove: bool = False,
+        new: bool = False, array_filters: Any = None, **update: Any,
+    ) -> Any:
+        if update and not remove:
+            update = stamp_update(self._document, update, upsert)
+        return super().modify(
+            upsert=upsert, full_response=full_response, remove=remove, new=new,
+            array_filters=array_filters, **update,
+        )
+
+    def insert(  # type: ignore[override]
+        self, doc_or_docs: Any, load_bulk: bool = True, write_concern: Any = None,
+        signal_kwargs: Any = None,
+    ) -> Any:
+        """Bulk insert, validating every document first: one invalid, none written."""
+        documents = doc_or_docs if isinstance(doc_or_docs, (list, tuple)) else [doc_or_docs]
+        for document in documents:
+            if isinstance(document, self._document):
+                stamp_on_save(self._document, document)
+                document.validate()
+        return super().insert(
+            doc_or_docs, load_bulk=load_bulk, write_concern=write_concern,
+            signal_kwargs=signal_kwargs,
+        )
