@@ -30,6 +30,12 @@ def redact_uri(uri: str) -> str:
     return _PASSWORD_IN_URI.sub(r"\g<head>:***@", uri)
 
 
+def _first_reason(err: Exception) -> str:
+    """The first cause of a pymongo error, without its topology dump."""
+    text = redact_uri(str(err)).splitlines()[0]
+    return text.split(" (configured timeouts")[0].split(", Timeout:")[0]
+
+
 def _database_name(uri: str) -> str:
     try:
         parsed = uri_parser.parse_uri(uri, validate=True, warn=False)
@@ -56,6 +62,7 @@ def _connect_embedded(uri: str, alias: str) -> Any:
         alias=alias,
         mongo_client_class=mongomock.MongoClient,
         tz_aware=True,
+        uuidRepresentation="standard",
     )
 
 
@@ -89,7 +96,7 @@ def connect(uri: str | None = None, alias: str = "default", **kwargs: Any) -> An
     except ConnectionFailure as err:
         disconnect(alias)
         raise ServerUnreachable(
-            f"cannot reach MongoDB at {redact_uri(uri)}: {redact_uri(str(err)).splitlines()[0]}"
+            f"cannot reach MongoDB at {redact_uri(uri)}: {_first_reason(err)}"
         ) from None
     except (PyMongoError, TypeError, ValueError) as err:
         disconnect(alias)

@@ -50,6 +50,10 @@ def stamp_on_save(sender: Any, document: Any, **kwargs: Any) -> None:
             field_name="created_at",
             errors={"created_at": ValidationError("cannot be changed", field_name="created_at")},
         )
+    if document.created_at is None:
+        # Never stamped: written without timestamps, or given its id by hand,
+        # which makes mongoengine treat a new document as an existing one.
+        document.created_at = now
     if changed and UPDATED not in changed:
         document.updated_at = now
 

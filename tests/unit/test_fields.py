@@ -1,0 +1,57 @@
+"""The field types in ``roleplay_models.fields``."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from mongoengine import ValidationError
+
+from roleplay_models.fields import NumberField, TextField, UTCDateTimeField, utc_now
+
+
+def test_text_field_refuses_text_that_is_not_utf8():
+    with pytest.raises(ValidationError, match="UTF-8"):
+        TextField().validate("lone surrogate \ud800")
+
+
+def test_text_field_checks_choices_in_atomic_updates():
+    field = TextField(choices=("a", "b"))
+    field.name = "status"
+    assert field.prepare_query_value("set", "a") == "a"
+    with pytest.raises(ValidationError, match="one of"):
+        field.prepare_query_value("set", "c")
+
+
+@pytest.mark.parametrize("value", [2**63, -(2**63) - 1, True, "1", None, [1]])
+def test_number_field_refuses_what_mongoose_cannot_store(value):
+    with pytest.raises(ValidationError):
+        NumberField().validate(value)
+
+
+def test_number_field_keeps_ints_and_floats_as_they_are():
+    field = NumberField()
+    assert type(field.to_mongo(3)) is int and type(field.to_mongo(3.0)) is float
+
+
+def test_datetime_field_makes_naive_values_utc_and_converts_aware_ones():
+    field = UTCDateTimeField()
+    naive = datetime.datetime(2024, 5, 1, 12, 0)
+    assert field.to_python(naive) == naive.replace(tzinfo=datetime.timezone.utc)
+    plus_two = datetime.timezone(datetime.timedelta(hours=2))
+    converted = field.to_python(datetime.datetime(2024, 5, 1, 14, 0, tzinfo=plus_two))
+    assert converted.tzinfo is datetime.timezone.utc and converted.hour == 12
+
+
+def test_datetime_field_refuses_strings_and_unrepresentable_values():
+    field = UTCDateTimeField()
+    with pytest.raises(ValidationError):
+        field.validate("2024-05-01")
+    early = datetime.datetime(1, 1, 1, tzinfo=datetime.timezone(datetime.timedelta(hours=5)))
+    with pytest.raises(ValidationError):
+        field.validate(field.to_python(early))
+
+
+def test_utc_now_is_aware_and_cut_to_milliseconds():
+    now = utc_now()
+    assert now.tzinfo is datetime.timezone.utc and now.microsecond % 1000 == 0
