@@ -3,7 +3,15 @@
 from .analytics import SCORE_FIELDS, KeyMoment, SessionAnalytics
 from .character import Character
 from .connection import DEFAULT_URI, connect, disconnect
-from .errors import ConfigurationError, ServerUnreachable
+from .errors import (
+    ConcurrentModification,
+    ConfigurationError,
+    InvalidTransition,
+    ServerUnreachable,
+    SessionNotActive,
+    SessionNotFinished,
+    SessionStateError,
+)
 from .indexes import IndexReport, RefusedIndex, ensure_indexes
 from .models import MODELS
 from .scenario import Scenario
@@ -21,11 +29,13 @@ __version__ = "0.1.0"
 
 __all__ = (
     "Character",
+    "ConcurrentModification",
     "ConfigurationError",
     "ConversationEntry",
     "DEFAULT_URI",
     "DIFFICULTY_LEVELS",
     "IndexReport",
+    "InvalidTransition",
     "KeyMoment",
     "MODELS",
     "RefusedIndex",
@@ -38,6 +48,9 @@ __all__ = (
     "ServerUnreachable",
     "SessionAnalytics",
     "SessionMetadata",
+    "SessionNotActive",
+    "SessionNotFinished",
+    "SessionStateError",
     "TIP_CATEGORIES",
     "TimestampedMixin",
     "TimestampedQuerySet",

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from bson import ObjectId
 from mongoengine import DENY
 from mongoengine.fields import EmbeddedDocumentField, ListField, ObjectIdField, ReferenceField
 
 from .document import RoleplayDocument, RoleplayEmbeddedDocument
+from .errors import SessionNotFinished
 from .fields import NumberField, TextField, UTCDateTimeField, utc_now
 from .scenario import Scenario
 
+if TYPE_CHECKING:
+    from .session import RoleplaySession
+
 __all__ = ("KeyMoment", "SessionAnalytics", "SCORE_FIELDS")
+
+COPIED_FROM_SESSION = ("session_id", "scenario", "user_id")
 
 SCORE_FIELDS = (
     "overall_score",
@@ -72,3 +80,34 @@ class SessionAnalytics(RoleplayDocument):
             "scenario",
         ],
     }
+
+    @classmethod
+    def record(cls, session: RoleplaySession, **scores_and_findings: Any) -> SessionAnalytics:
+        """Save the analysis of a finished session, copying its id, scenario and user.
+
+        Refused with :class:`SessionNotFinished` unless the session is
+        completed or ended (as stored now), and with NotUniqueError when the
+        session already has an analysis. ``key_moments`` may be given as
+        KeyMoment objects or as dicts.
+        """
+        given = sorted(set(scores_and_findings) & set(COPIED_FROM_SESSION))
+        if given:
+            raise TypeError(f"record() copies {', '.join(given)} from the session; do not pass them")
+        if session.pk is None:
+            raise ValueError("the session has not been saved")
+        status = type(session).objects(pk=session.pk).scalar("status").first()
+        if status not in ("completed", "ended"):
+            raise SessionNotFinished(
+                f"session {session.session_id} is {status}; analyse it once it is completed or ended"
+            )
+        moments = scores_and_findings.pop("key_moments", [])
+        if isinstance(moments, list):
+            moments = [KeyMoment(**m) if isinstance(m, dict) else m for m in moments]
+        analysis = cls(
+            session_id=session.session_id,
+            scenario=session.scenario,
+            user_id=session.user_id,
+            key_moments=moments,
+            **scores_and_findings,
+        )
+        return analysis.save(force_insert=True)

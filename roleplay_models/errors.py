@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pymongo.errors import ConnectionFailure
 
-__all__ = ("ConfigurationError", "ServerUnreachable")
+__all__ = (
+    "ConcurrentModification",
+    "ConfigurationError",
+    "InvalidTransition",
+    "ServerUnreachable",
+    "SessionNotActive",
+    "SessionNotFinished",
+    "SessionStateError",
+)
 
 
 class ConfigurationError(ValueError):
@@ -13,3 +21,23 @@ class ConfigurationError(ValueError):
 
 class ServerUnreachable(ConnectionFailure):
     """The MongoDB server named by the URI did not answer in time."""
+
+
+class SessionStateError(ValueError):
+    """A session is not in a state that allows what was asked."""
+
+
+class InvalidTransition(SessionStateError):
+    """A lifecycle change (pause, resume, end, complete) the session's status does not allow."""
+
+
+class SessionNotActive(SessionStateError):
+    """A turn was added to a session that is not active."""
+
+
+class SessionNotFinished(SessionStateError):
+    """An analysis was recorded for a session that is neither completed nor ended."""
+
+
+class ConcurrentModification(RuntimeError):
+    """A session kept changing under a transition; it was retried and given up."""

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
 from bson import ObjectId
-from mongoengine import DENY
+from mongoengine import DENY, ValidationError
 from mongoengine.fields import (
     BooleanField,
     EmbeddedDocumentField,
@@ -14,8 +19,14 @@ from mongoengine.fields import (
 
 from .character import Character
 from .document import RoleplayDocument, RoleplayEmbeddedDocument
+from .errors import ConcurrentModification, InvalidTransition, SessionNotActive
 from .fields import NumberField, TextField, UTCDateTimeField, utc_now
+from .locks import document_write_lock
 from .scenario import Scenario
+from .timestamps import UPDATED
+
+if TYPE_CHECKING:
+    from .analytics import SessionAnalytics
 
 __all__ = (
     "ConversationEntry",
@@ -26,7 +37,20 @@ __all__ = (
 )
 
 SESSION_STATUSES = ("active", "completed", "paused", "ended")
+FINAL_STATUSES = ("completed", "ended")
 SPEAKER_ROLES = ("user", "assistant")
+
+# target status -> the statuses it may be reached from
+TRANSITIONS = {
+    "paused": ("active",),
+    "active": ("paused",),
+    "ended": ("active", "paused"),
+    "completed": ("active", "paused"),
+}
+# A transition is retried this often when another writer changed the session first.
+MAX_TRANSITION_ATTEMPTS = 20
+LIFECYCLE_FIELDS = ("status", "start_time", "end_time", "total_duration", "paused_at",
+                    "paused_seconds", "last_turn_at")
 
 
 class ConversationEntry(RoleplayEmbeddedDocument):
@@ -50,7 +74,10 @@ class SessionMetadata(RoleplayEmbeddedDocument):
 class RoleplaySession(RoleplayDocument):
     """A rep's practice conversation with a character in a scenario.
 
-    Deleting a Scenario or Character that a session refers to is refused.
+    A live session changes only through :meth:`add_turn` and the lifecycle
+    methods, each one conditional atomic update, so concurrent requests
+    neither lose turns nor both win a transition. Deleting a Scenario or
+    Character that a session refers to is refused.
     """
 
     session_id = TextField(required=True, unique=True)
@@ -68,6 +95,10 @@ class RoleplaySession(RoleplayDocument):
     conversation_history = ListField(EmbeddedDocumentField(ConversationEntry))
     voice_enabled = BooleanField(default=False)
     metadata = EmbeddedDocumentField(SessionMetadata, default=SessionMetadata)
+    # Bookkeeping for pause-aware durations, kept beside the mongoose fields.
+    paused_at = UTCDateTimeField(default=None)
+    paused_seconds = NumberField(min_value=0, default=None)
+    last_turn_at = UTCDateTimeField(default=None)
 
     meta = {
         "collection": "roleplaysessions",
@@ -78,3 +109,160 @@ class RoleplaySession(RoleplayDocument):
             "scenario",
         ],
     }
+
+    @classmethod
+    def start(
+        cls,
+        scenario: Scenario,
+        user_id: str,
+        character: Character | None = None,
+        voice_enabled: bool = False,
+        metadata: SessionMetadata | Mapping[str, Any] | None = None,
+    ) -> RoleplaySession:
+        """Create and save an active session with a fresh ``session_<uuid4 hex>`` id."""
+        if isinstance(metadata, Mapping):
+            unknown = set(metadata) - set(SessionMetadata._fields)
+            if unknown:
+                raise ValidationError(
+                    f"metadata has unknown keys {sorted(unknown)}", field_name="metadata"
+                )
+            metadata = SessionMetadata(**metadata)
+        session = cls(
+            session_id=f"session_{uuid.uuid4().hex}",
+            scenario=scenario,
+            character=character,
+            user_id=user_id,
+            voice_enabled=voice_enabled,
+            metadata=metadata if metadata is not None else SessionMetadata(),
+        )
+        return session.save(force_insert=True)
+
+    def add_turn(
+        self, role: str, text: str, audio_duration: float | None = None
+    ) -> ConversationEntry:
+        """Append one turn with a single atomic ``$push``; only while the session is active.
+
+        The update carries just the new entry, whatever the history's length.
+        Raises ValidationError for a bad turn and :class:`SessionNotActive`
+        when the session is paused, ended or completed; neither writes.
+        """
+        entry = ConversationEntry(role=role, text=text, audio_duration=audio_duration)
+        entry.validate()
+        now = utc_now()
+        entry.timestamp = now
+        collection = self._get_collection()
+        with document_write_lock(collection, self._require_pk()):
+            result = collection.update_one(
+                {"_id": self.pk, "status": "active"},
+                {
+                    "$push": {"conversation_history": entry.to_mongo()},
+                    "$max": {"last_turn_at": now},
+                    "$set": {UPDATED: now},
+                },
+            )
+        if result.matched_count == 0:
+            self._reload_lifecycle()
+            raise SessionNotActive(
+                f"session {self.session_id} is {self.status}; turns are accepted only while active"
+            )
+        list.append(self._data["conversation_history"], entry)  # without marking it changed
+        last_turn_at = now if self.last_turn_at is None else max(self.last_turn_at, now)
+        self._set_clean(updated_at=now, last_turn_at=last_turn_at)
+        return entry
+
+    def pause(self) -> None:
+        """active -> paused."""
+        self._transition("paused")
+
+    def resume(self) -> None:
+        """paused -> active; the paused time is left out of ``total_duration``."""
+        self._transition("active")
+
+    def end(self) -> None:
+        """active or paused -> ended (final); sets ``end_time`` and ``total_duration``."""
+        self._transition("ended")
+
+    def complete(self) -> None:
+        """active or paused -> completed (final); sets ``end_time`` and ``total_duration``."""
+        self._transition("completed")
+
+    @property
+    def analytics(self) -> SessionAnalytics | None:
+        """The analysis recorded for this session, or None."""
+        from .analytics import SessionAnalytics
+
+        return SessionAnalytics.objects(session_id=self.session_id).first()
+
+    def active_seconds(self, at: datetime) -> float:
+        """Seconds from ``start_time`` to ``at`` that the session was not paused."""
+        paused = self.paused_seconds or 0
+        if self.status == "paused" and self.paused_at is not None:
+            paused += (at - self.paused_at).total_seconds()
+        return max(0.0, (at - self.start_time).total_seconds() - paused)
+
+    def _transition(self, target: str) -> None:
+        allowed_from = TRANSITIONS[target]
+        for _ in range(MAX_TRANSITION_ATTEMPTS):
+            if self.status not in allowed_from:
+                raise InvalidTransition(
+                    f"session {self.session_id} is {self.status}; cannot become {target}"
+                    f" (allowed only from {' or '.join(allowed_from)})"
+                )
+            now = utc_now()
+            changes = self._transition_changes(target, now)
+            query: dict[str, Any] = {
+                "_id": self._require_pk(),
+                "status": self.status,
+                "paused_at": self.paused_at,
+                "paused_seconds": self.paused_seconds,
+            }
+            if target in FINAL_STATUSES:
+                # No turn may be stored after end_time, even one pushed a moment ago.
+                query["$or"] = [{"last_turn_at": None}, {"last_turn_at": {"$lte": now}}]
+            stored = {self._fields[name].db_field: value for name, value in changes.items()}
+            collection = self._get_collection()
+            with document_write_lock(collection, self.pk):
+                result = collection.update_one(query, {"$set": {**stored, UPDATED: now}})
+            if result.matched_count == 1:
+                self._set_clean(updated_at=now, **changes)
+                return
+            self._reload_lifecycle()  # someone else changed it first: look again
+        raise ConcurrentModification(
+            f"session {self.session_id} changed {MAX_TRANSITION_ATTEMPTS} times during {target}"
+        )
+
+    def _transition_changes(self, target: str, now: datetime) -> dict[str, Any]:
+        if target == "paused":
+            return {"status": target, "paused_at": now}
+        if target == "active":
+            paused = (self.paused_seconds or 0) + (now - self.paused_at).total_seconds()
+            return {"status": target, "paused_at": None, "paused_seconds": max(0.0, paused)}
+        changes: dict[str, Any] = {
+            "status": target,
+            "end_time": now,
+            "total_duration": int(self.active_seconds(now)),
+        }
+        if self.status == "paused":
+            paused = (self.paused_seconds or 0) + (now - self.paused_at).total_seconds()
+            changes.update(paused_at=None, paused_seconds=max(0.0, paused))
+        return changes
+
+    def _require_pk(self) -> ObjectId:
+        if self.pk is None:
+            raise ValueError("the session has not been saved; use RoleplaySession.start()")
+        return self.pk
+
+    def _reload_lifecycle(self) -> None:
+        fields = {self._fields[name].db_field: 1 for name in LIFECYCLE_FIELDS}
+        raw = self._get_collection().find_one({"_id": self._require_pk()}, fields)
+        if raw is None:
+            raise self.DoesNotExist(f"session {self.session_id} no longer exists")
+        self._set_clean(**{
+            name: self._fields[name].to_python(raw.get(self._fields[name].db_field))
+            for name in LIFECYCLE_FIELDS
+        })
+
+    def _set_clean(self, **values: Any) -> None:
+        """Set fields to what the server now holds, without marking them for the next save()."""
+        for name, value in values.items():
+            self._data[name] = value

@@ -1,0 +1,56 @@
+"""Bytes sent for one turn on a short and a long session: add_turn against append-then-save().
+
+Run: python benchmarks/add_turn_wire_size.py   (uses $MONGODB_URI, else starts FerretDB)
+Target: add_turn's long/short ratio <= 1.05 (its update carries only the new entry).
+"""
+
+from __future__ import annotations
+
+from common import CommandLog, real_server
+
+from roleplay_models import ConversationEntry, RoleplaySession, Scenario
+
+TEXT = "Could you walk me through how the pricing works for a team of forty?"
+
+
+def session_with_turns(scenario: Scenario, turns: int) -> RoleplaySession:
+    session = RoleplaySession.start(scenario, "bench-rep")
+    history = [ConversationEntry(role="user" if i % 2 else "assistant", text=TEXT)
+               for i in range(turns)]
+    RoleplaySession.objects(pk=session.pk).update_one(push_all__conversation_history=history)
+    return RoleplaySession.objects.get(pk=session.pk)
+
+
+def bytes_sent(log: CommandLog, action) -> int:
+    with log.recording() as commands:
+        action()
+    return sum(size for name, size in commands if name == "update")
+
+
+def main() -> None:
+    log = CommandLog()
+    with real_server(log) as server:
+        scenario = Scenario(scenario_id="bench", title="Bench", description="d",
+                            llm_prompt="p").save()
+        rows = []
+        for turns in (10, 1000):
+            live = session_with_turns(scenario, turns)
+            via_add_turn = bytes_sent(log, lambda: live.add_turn("user", TEXT))
+            session = session_with_turns(scenario, turns)
+
+            def append_and_save() -> None:
+                session.conversation_history.append(ConversationEntry(role="user", text=TEXT))
+                session.save()
+
+            rows.append((turns, via_add_turn, bytes_sent(log, append_and_save)))
+        print(f"Bytes sent for one turn ({server}):")
+        print(f"{'turns before':>13} {'add_turn':>10} {'append+save()':>14}")
+        for turns, add_turn, save in rows:
+            print(f"{turns:>13} {add_turn:>10} {save:>14}")
+        (_, short_add, short_save), (_, long_add, long_save) = rows
+        print(f"ratio 1000/10: add_turn {long_add / short_add:.3f} (target <= 1.05),"
+              f" append+save() {long_save / short_save:.1f}")
+
+
+if __name__ == "__main__":
+    main()
