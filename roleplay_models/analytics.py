@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from bson import ObjectId
 from mongoengine import DENY
@@ -10,13 +11,16 @@ from mongoengine.fields import EmbeddedDocumentField, ListField, ObjectIdField, 
 
 from .document import RoleplayDocument, RoleplayEmbeddedDocument
 from .errors import SessionNotFinished
+from .filters import as_text
+from .queryset import RoleplayQuerySet
+from .server import server_facts
 from .fields import NumberField, TextField, UTCDateTimeField, utc_now
 from .scenario import Scenario
 
 if TYPE_CHECKING:
     from .session import RoleplaySession
 
-__all__ = ("KeyMoment", "SessionAnalytics", "SCORE_FIELDS")
+__all__ = ("KeyMoment", "SessionAnalytics", "SessionAnalyticsQuerySet", "SCORE_FIELDS")
 
 COPIED_FROM_SESSION = ("session_id", "scenario", "user_id")
 
@@ -27,6 +31,77 @@ SCORE_FIELDS = (
     "rapport_building_score",
     "closing_technique_score",
 )
+
+OTHER_SCORES = SCORE_FIELDS[1:]
+
+
+def _summary_pipeline(match: dict[str, Any], group_accumulators: bool) -> list[dict[str, Any]]:
+    """Group by scenario and overall score, summing the other scores, with ``$sum`` only.
+
+    Where a ``$group`` computes one accumulator only (FerretDB v1), the key
+    takes every score instead and the one accumulator counts; the rows are
+    then weighted by their count in Python.
+    """
+    if group_accumulators:
+        group = {"_id": {"scenario": "$scenario_id", "overall_score": "$overall_score"},
+                 "n": {"$sum": 1},
+                 **{name: {"$sum": f"${name}"} for name in OTHER_SCORES}}
+    else:
+        group = {"_id": {"scenario": "$scenario_id",
+                         **{name: f"${name}" for name in SCORE_FIELDS}},
+                 "n": {"$sum": 1}}
+    return [{"$match": match}, {"$group": group}]
+
+
+def _summarize(rows: list[dict[str, Any]], group_accumulators: bool) -> dict[str, Any]:
+    count = 0
+    sums = dict.fromkeys(SCORE_FIELDS, 0.0)
+    best = None
+    per_scenario: dict[Any, list[float]] = defaultdict(lambda: [0, 0.0])
+    for row in rows:
+        key, n = row["_id"], row["n"]
+        overall = key["overall_score"]
+        count += n
+        sums["overall_score"] += overall * n
+        for name in OTHER_SCORES:
+            sums[name] += row[name] if group_accumulators else key[name] * n
+        best = overall if best is None else max(best, overall)
+        per_scenario[key["scenario"]][0] += n
+        per_scenario[key["scenario"]][1] += overall * n
+    by_scenario = [
+        {"scenario_id": str(scenario), "count": n, "average_overall_score": total / n}
+        for scenario, (n, total) in per_scenario.items()
+    ]
+    by_scenario.sort(key=lambda entry: (-entry["count"], entry["scenario_id"]))
+    return {
+        "count": count,
+        "averages": {name: (sums[name] / count if count else None) for name in SCORE_FIELDS},
+        "best_overall_score": best,
+        "by_scenario": by_scenario,
+    }
+
+
+class SessionAnalyticsQuerySet(RoleplayQuerySet):
+    """Queries the analytics routes make."""
+
+    def for_user(self, user_id: Any) -> SessionAnalyticsQuerySet:
+        return self.filter(user_id=as_text("user_id", user_id))
+
+    def for_session(self, session_id: Any) -> SessionAnalyticsQuerySet:
+        return self.filter(session_id=as_text("session_id", session_id))
+
+    def summary(self, user_id: Any = None) -> dict[str, Any]:
+        """Count, the average of each score, the best overall score, and per scenario the
+        count and average overall score, in one aggregation round trip.
+
+        Uses only ``$match``, ``$group`` and ``$sum``, which MongoDB and FerretDB
+        v1 both execute. Averages are None when nothing matches.
+        """
+        query = self.for_user(user_id) if user_id is not None else self
+        facts = server_facts(self._document._get_db().client)
+        pipeline = _summary_pipeline(query._query, facts.group_accumulators)
+        rows = list(self._document._get_collection().aggregate(pipeline))
+        return _summarize(rows, facts.group_accumulators)
 
 
 def _score() -> NumberField:
@@ -79,7 +154,11 @@ class SessionAnalytics(RoleplayDocument):
             "-overall_score",
             "scenario",
         ],
+        "queryset_class": SessionAnalyticsQuerySet,
     }
+
+    api_references = {"scenario": ("scenario_id", "title", "description")}
+    objects: ClassVar[SessionAnalyticsQuerySet]
 
     @classmethod
     def record(cls, session: RoleplaySession, **scores_and_findings: Any) -> SessionAnalytics:

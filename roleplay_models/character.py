@@ -5,11 +5,29 @@ from __future__ import annotations
 from mongoengine import PULL
 from mongoengine.fields import BooleanField, ListField, ReferenceField
 
+from typing import Any, ClassVar
+
 from .document import RoleplayDocument
 from .fields import TextField
+from .filters import as_text, contains_regex
+from .queryset import RoleplayQuerySet
 from .scenario import Scenario
 
-__all__ = ("Character",)
+__all__ = ("Character", "CharacterQuerySet")
+
+
+class CharacterQuerySet(RoleplayQuerySet):
+    """Queries the character routes make."""
+
+    def active(self) -> CharacterQuerySet:
+        return self.filter(is_active=True)
+
+    def with_role(self, role: Any) -> CharacterQuerySet:
+        """Characters whose role contains ``role``, ignoring case; taken literally, not as a regex."""
+        return self.filter(__raw__={"role": contains_regex(as_text("role", role))})
+
+    def in_scenario(self, scenario: Scenario) -> CharacterQuerySet:
+        return self.filter(scenarios=scenario)
 
 
 class Character(RoleplayDocument):
@@ -33,4 +51,8 @@ class Character(RoleplayDocument):
     meta = {
         "collection": "characters",
         "indexes": ["scenarios", "is_active", "role"],
+        "queryset_class": CharacterQuerySet,
     }
+
+    api_references = {"scenarios": ("scenario_id", "title")}
+    objects: ClassVar[CharacterQuerySet]

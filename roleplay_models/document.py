@@ -8,7 +8,9 @@ from bson import DBRef, ObjectId
 from mongoengine import Document, EmbeddedDocument, ValidationError
 from mongoengine.fields import ListField, ReferenceField
 
-from .timestamps import TimestampedMixin, TimestampedQuerySet
+from .api import api_shape, stored_names
+from .queryset import RoleplayQuerySet
+from .timestamps import TimestampedMixin
 
 __all__ = ("RoleplayDocument", "RoleplayEmbeddedDocument")
 
@@ -67,12 +69,34 @@ class RoleplayDocument(KeepsUnknownFields, TimestampedMixin, Document):
         "abstract": True,
         "strict": False,
         "auto_create_index": False,
-        "queryset_class": TimestampedQuerySet,
+        "queryset_class": RoleplayQuerySet,
     }
 
-    objects: ClassVar[TimestampedQuerySet]
+    # reference attribute -> the fields of the referenced model its routes show
+    api_references: ClassVar[dict[str, tuple[str, ...]]] = {}
+    # fields kept for this package's bookkeeping, left out of the API JSON
+    api_hidden: ClassVar[tuple[str, ...]] = ()
+
+    objects: ClassVar[RoleplayQuerySet]
     DoesNotExist: ClassVar[type[Exception]]
     MultipleObjectsReturned: ClassVar[type[Exception]]
+
+    def to_api_dict(self) -> dict[str, Any]:
+        """This document as the frontend's JSON; populated references become small dicts."""
+        populated: dict[str, dict[ObjectId, dict[str, Any]]] = {}
+        for name, fields in self.api_references.items():
+            value = self._data.get(name)
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, Document):
+                    only = stored_names(type(item), fields)
+                    populated.setdefault(name, {})[item.pk] = api_shape(type(item)).dump(
+                        item.to_mongo(), only=only)
+        return api_shape(type(self)).dump(self.to_mongo(), populated)
+
+    def __repr__(self) -> str:
+        labels = [self._data.get(name) for name in ("session_id", "scenario_id", "title", "name")]
+        label = next((value for value in labels if value), None)
+        return f"<{type(self).__name__} {self.pk} {label!r}>"
 
     def validate(self, clean: bool = True) -> None:
         super().validate(clean=clean)

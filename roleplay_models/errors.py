@@ -7,6 +7,7 @@ from pymongo.errors import ConnectionFailure
 __all__ = (
     "ConcurrentModification",
     "ConfigurationError",
+    "InvalidFilter",
     "InvalidTransition",
     "ServerUnreachable",
     "SessionNotActive",
@@ -41,3 +42,7 @@ class SessionNotFinished(SessionStateError):
 
 class ConcurrentModification(RuntimeError):
     """A session kept changing under a transition; it was retried and given up."""
+
+
+class InvalidFilter(ValueError):
+    """A query argument is not of the type or form the filter takes; nothing was queried."""

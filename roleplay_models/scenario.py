@@ -4,10 +4,37 @@ from __future__ import annotations
 
 from mongoengine.fields import BooleanField
 
+from typing import Any, ClassVar
+
 from .document import RoleplayDocument
 from .fields import TextField
+from .filters import as_text, contains_regex
+from .queryset import RoleplayQuerySet
+from .server import server_facts
 
-__all__ = ("Scenario",)
+__all__ = ("Scenario", "ScenarioQuerySet")
+
+
+class ScenarioQuerySet(RoleplayQuerySet):
+    """Queries the scenario routes make."""
+
+    def active(self) -> ScenarioQuerySet:
+        return self.filter(is_active=True)
+
+    def search(self, text: Any) -> ScenarioQuerySet:
+        """Scenarios matching ``text`` in title or description.
+
+        MongoDB's ``$text`` search, best match first, where the server has
+        it; elsewhere (FerretDB, mongomock) a case-insensitive literal match
+        of any of the words.
+        """
+        text = as_text("search", text)
+        if server_facts(self._document._get_db().client).text_search:
+            return self.search_text(text).order_by("$text_score")
+        words = text.split()
+        return self.filter(__raw__={"$or": [
+            {field: contains_regex(word)} for word in words for field in ("title", "description")
+        ]})
 
 
 class Scenario(RoleplayDocument):
@@ -27,4 +54,7 @@ class Scenario(RoleplayDocument):
             "is_active",
             {"fields": ["$title", "$description"]},
         ],
+        "queryset_class": ScenarioQuerySet,
     }
+
+    objects: ClassVar[ScenarioQuerySet]

@@ -18,11 +18,14 @@ class ServerFacts:
     conditional updates alone keep concurrent writers correct. MongoDB does;
     FerretDB v1 reads, changes and writes back a document without a lock,
     and mongomock is not thread-safe. ``text_search``: ``$text`` queries work.
+    ``group_accumulators``: a ``$group`` stage computes several accumulators
+    correctly (FerretDB v1 feeds its documents to the first one only).
     """
 
     name: str
     atomic_updates: bool
     text_search: bool
+    group_accumulators: bool
 
 
 _facts: weakref.WeakKeyDictionary[Any, ServerFacts] = weakref.WeakKeyDictionary()
@@ -31,12 +34,14 @@ _facts_lock = threading.Lock()
 
 def _ask(client: Any) -> ServerFacts:
     if type(client).__module__.startswith("mongomock"):
-        return ServerFacts("mongomock", atomic_updates=False, text_search=False)
+        return ServerFacts("mongomock", atomic_updates=False, text_search=False,
+                           group_accumulators=True)
     info = client.admin.command("buildInfo")
     if "ferretdbVersion" in info:
         return ServerFacts(f"FerretDB {info['ferretdbVersion']}", atomic_updates=False,
-                           text_search=False)
-    return ServerFacts(f"MongoDB {info.get('version', '?')}", atomic_updates=True, text_search=True)
+                           text_search=False, group_accumulators=False)
+    return ServerFacts(f"MongoDB {info.get('version', '?')}", atomic_updates=True,
+                       text_search=True, group_accumulators=True)
 
 
 def server_facts(client: Any) -> ServerFacts:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from bson import ObjectId
 from mongoengine import DENY, ValidationError
@@ -21,7 +21,9 @@ from .character import Character
 from .document import RoleplayDocument, RoleplayEmbeddedDocument
 from .errors import ConcurrentModification, InvalidTransition, SessionNotActive
 from .fields import NumberField, TextField, UTCDateTimeField, utc_now
+from .filters import as_choice, as_text
 from .locks import document_write_lock
+from .queryset import RoleplayQuerySet
 from .scenario import Scenario
 from .timestamps import UPDATED
 
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = (
     "ConversationEntry",
     "RoleplaySession",
+    "RoleplaySessionQuerySet",
     "SessionMetadata",
     "SESSION_STATUSES",
     "SPEAKER_ROLES",
@@ -71,6 +74,21 @@ class SessionMetadata(RoleplayEmbeddedDocument):
     session_quality = TextField()
 
 
+class RoleplaySessionQuerySet(RoleplayQuerySet):
+    """Queries the session routes make."""
+
+    def for_user(self, user_id: Any) -> RoleplaySessionQuerySet:
+        return self.filter(user_id=as_text("user_id", user_id))
+
+    def with_status(self, *statuses: Any) -> RoleplaySessionQuerySet:
+        """Sessions in any of ``statuses``."""
+        checked = [as_choice("status", status, SESSION_STATUSES) for status in statuses]
+        return self.filter(status__in=checked)
+
+    def by_session_id(self, session_id: Any) -> RoleplaySessionQuerySet:
+        return self.filter(session_id=as_text("session_id", session_id))
+
+
 class RoleplaySession(RoleplayDocument):
     """A rep's practice conversation with a character in a scenario.
 
@@ -108,7 +126,15 @@ class RoleplaySession(RoleplayDocument):
             "status",
             "scenario",
         ],
+        "queryset_class": RoleplaySessionQuerySet,
     }
+
+    api_references = {
+        "scenario": ("scenario_id", "title", "description"),
+        "character": ("name", "role", "voice_id"),
+    }
+    api_hidden = ("paused_at", "paused_seconds", "last_turn_at")
+    objects: ClassVar[RoleplaySessionQuerySet]
 
     @classmethod
     def start(

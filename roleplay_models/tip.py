@@ -5,11 +5,16 @@ from __future__ import annotations
 from mongoengine import PULL
 from mongoengine.fields import BooleanField, ListField, ReferenceField
 
+from typing import Any, ClassVar
+
 from .document import RoleplayDocument
 from .fields import TextField
+from .filters import as_bool, as_choice, as_positive_int, as_text
+from .pagination import MAX_LIMIT
+from .queryset import RoleplayQuerySet
 from .scenario import Scenario
 
-__all__ = ("RoleplayTip", "TIP_CATEGORIES", "DIFFICULTY_LEVELS")
+__all__ = ("RoleplayTip", "RoleplayTipQuerySet", "TIP_CATEGORIES", "DIFFICULTY_LEVELS")
 
 TIP_CATEGORIES = (
     "objection_handling",
@@ -19,6 +24,40 @@ TIP_CATEGORIES = (
     "presentation",
 )
 DIFFICULTY_LEVELS = ("beginner", "intermediate", "advanced")
+
+
+class RoleplayTipQuerySet(RoleplayQuerySet):
+    """Queries the tip routes make; only active tips unless asked otherwise."""
+
+    def active(self) -> RoleplayTipQuerySet:
+        return self.filter(is_active=True)
+
+    def featured(self, flag: Any = True) -> RoleplayTipQuerySet:
+        return self.filter(is_featured=as_bool("featured", flag))
+
+    def recent(self, limit: Any = 5) -> RoleplayTipQuerySet:
+        """The newest ``limit`` active tips."""
+        return self.active().newest_first().limit(as_positive_int("limit", limit, MAX_LIMIT))
+
+    def matching(
+        self,
+        category: Any = None,
+        session_id: Any = None,
+        difficulty_level: Any = None,
+        featured: Any = None,
+    ) -> RoleplayTipQuerySet:
+        """Active tips, narrowed by each argument that is not None; each one is checked."""
+        query = self.active()
+        if category is not None:
+            query = query.filter(category=as_choice("category", category, TIP_CATEGORIES))
+        if session_id is not None:
+            query = query.filter(session_id=as_text("session_id", session_id))
+        if difficulty_level is not None:
+            query = query.filter(difficulty_level=as_choice(
+                "difficulty_level", difficulty_level, DIFFICULTY_LEVELS))
+        if featured is not None:
+            query = query.featured(featured)
+        return query
 
 
 class RoleplayTip(RoleplayDocument):
@@ -44,4 +83,8 @@ class RoleplayTip(RoleplayDocument):
             "-created_at",
             "session_id",
         ],
+        "queryset_class": RoleplayTipQuerySet,
     }
+
+    api_references = {"related_scenarios": ("scenario_id", "title")}
+    objects: ClassVar[RoleplayTipQuerySet]

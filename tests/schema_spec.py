@@ -62,6 +62,12 @@ STORED_NAMES = {
     },
 }
 
+# fields this package adds beside the mongoose schema (pause bookkeeping)
+BOOKKEEPING = {
+    RoleplaySession: {"paused_at": "paused_at", "paused_seconds": "paused_seconds",
+                      "last_turn_at": "last_turn_at"},
+}
+
 NOW = object()  # a default of "the time of creation"
 
 DEFAULTS = {

@@ -10,7 +10,7 @@ from mongoengine import ValidationError
 import builders
 from roleplay_models import ConversationEntry, KeyMoment, RoleplaySession, SessionAnalytics
 from schema_spec import (
-    CHOICES, COLLECTIONS, DEFAULTS, NOW, REQUIRED_STRINGS, SCORES, STORED_NAMES, TIMESTAMPS,
+    BOOKKEEPING, CHOICES, COLLECTIONS, DEFAULTS, NOW, REQUIRED_STRINGS, SCORES, STORED_NAMES, TIMESTAMPS,
     TRIMMED, TRIMMED_LISTS,
 )
 
@@ -37,7 +37,7 @@ def test_collection_is_mongoose_default(model):
 
 @pytest.mark.parametrize("model", list(STORED_NAMES), ids=lambda m: m.__name__)
 def test_every_field_is_stored_under_its_mongoose_name(model):
-    expected = {**STORED_NAMES[model], **TIMESTAMPS, "id": "_id"}
+    expected = {**STORED_NAMES[model], **BOOKKEEPING.get(model, {}), **TIMESTAMPS, "id": "_id"}
     assert {name: field.db_field for name, field in model._fields.items()} == expected
 
 

@@ -1,0 +1,181 @@
+"""The JSON the frontend reads, built from Documents or straight from pymongo documents.
+
+Keys are the stored field names (``scenario_id``, ``llmPrompt``, ...), except ``_id``, which
+becomes ``id``, and the timestamps, which become ``created_at`` / ``updated_at``. Ids are
+strings and datetimes ISO 8601 UTC strings (``2024-03-01T09:30:00.000Z``). A reference is its
+id string or, when populated, a small dict of the fields its route shows.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
+from typing import Any
+
+from bson import DBRef, ObjectId
+from mongoengine.base import BaseDocument
+from mongoengine.fields import EmbeddedDocumentField, ListField, ObjectIdField, ReferenceField
+
+from .fields import UTCDateTimeField
+from .timestamps import CREATED, UPDATED
+
+__all__ = ("ApiShape", "api_shape", "iso_utc", "load_references", "populated_dicts", "reference_id")
+
+OUTPUT_KEYS = {"_id": "id", CREATED: "created_at", UPDATED: "updated_at"}
+Populated = Mapping[str, Mapping[ObjectId, dict[str, Any]]]
+
+
+def iso_utc(value: datetime.datetime) -> str:
+    """``value`` as JavaScript's ``toISOString()`` writes it."""
+    if value.tzinfo is not None:
+        value = value.astimezone(datetime.timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _copy_list(value: Any) -> Any:
+    return list(value) if isinstance(value, list) else value
+
+
+def _id_string(value: Any) -> Any:
+    return str(value) if isinstance(value, ObjectId) else value
+
+
+def _datetime(value: Any) -> Any:
+    return iso_utc(value) if isinstance(value, datetime.datetime) else value
+
+
+def reference_id(value: Any) -> Any:
+    """The id a reference holds, whether an ObjectId, a DBRef or a Document."""
+    if isinstance(value, DBRef):
+        return value.id
+    if isinstance(value, BaseDocument):
+        return value.pk
+    return value
+
+
+class ApiShape:
+    """How one Document or EmbeddedDocument class is written as API JSON, compiled once."""
+
+    def __init__(self, cls: type[BaseDocument]) -> None:
+        hidden = set(getattr(cls, "api_hidden", ()))
+        self.cls = cls
+        self.steps: list[tuple[str, str, Callable[[Any], Any], Any]] = []
+        self.references: dict[str, str] = {}  # stored name -> attribute name
+        for name, field in cls._fields.items():
+            if name in hidden:
+                continue
+            stored = field.db_field
+            missing = [] if isinstance(field, ListField) else (
+                None if callable(field.default) else field.default)
+            target = field.field if isinstance(field, ListField) else field
+            if isinstance(target, ReferenceField):
+                self.references[stored] = name
+                convert: Callable[[Any], Any] = _identity  # resolved in dump()
+            elif isinstance(target, EmbeddedDocumentField):
+                convert = self._embedded(target.document_type, isinstance(field, ListField))
+            elif isinstance(field, ObjectIdField):
+                convert = _id_string
+            elif isinstance(field, UTCDateTimeField):
+                convert = _datetime
+            elif isinstance(field, ListField):
+                convert = _copy_list
+            else:
+                convert = _identity
+            self.steps.append((stored, OUTPUT_KEYS.get(stored, stored), convert, missing))
+
+    @staticmethod
+    def _embedded(cls: type[BaseDocument], many: bool) -> Callable[[Any], Any]:
+        def one(value: Any) -> Any:
+            return api_shape(cls).dump(value) if isinstance(value, Mapping) else value
+
+        if not many:
+            return one
+        return lambda values: [one(v) for v in values] if isinstance(values, list) else values
+
+    def dump(
+        self,
+        raw: Mapping[str, Any],
+        populated: Populated | None = None,
+        only: Iterable[str] | None = None,
+    ) -> dict[str, Any]:
+        """The API dict of one stored document (``only``: these stored names and the id)."""
+        wanted = None if only is None else {"_id", *only}
+        out: dict[str, Any] = {}
+        for stored, key, convert, missing in self.steps:
+            if wanted is not None and stored not in wanted:
+                continue
+            value = raw.get(stored, missing)
+            if value is None:
+                out[key] = None
+            elif stored in self.references:
+                out[key] = self._reference(value, (populated or {}).get(self.references[stored], {}))
+            else:
+                out[key] = convert(value)
+        return out
+
+    @staticmethod
+    def _reference(value: Any, found: Mapping[ObjectId, dict[str, Any]]) -> Any:
+        if isinstance(value, list):
+            return [found.get(reference_id(v)) or _id_string(reference_id(v)) for v in value]
+        return found.get(reference_id(value)) or _id_string(reference_id(value))
+
+
+@lru_cache(maxsize=None)
+def api_shape(cls: type[BaseDocument]) -> ApiShape:
+    """The compiled :class:`ApiShape` of ``cls``."""
+    return ApiShape(cls)
+
+
+def reference_target(cls: type[BaseDocument], name: str) -> Any:
+    field = cls._fields[name]
+    return (field.field if isinstance(field, ListField) else field).document_type
+
+
+def stored_names(cls: type[BaseDocument], names: Iterable[str]) -> list[str]:
+    return [cls._fields[name].db_field for name in names]
+
+
+def load_references(
+    cls: type[BaseDocument], raws: list[Mapping[str, Any]]
+) -> dict[str, list[Mapping[str, Any]]]:
+    """Fetch what ``raws`` refer to, one query per reference the model populates.
+
+    Returns, per reference attribute, the referenced documents with only the
+    fields of ``cls.api_references`` (plus ``_id``).
+    """
+    loaded: dict[str, list[Mapping[str, Any]]] = {}
+    for name, fields in getattr(cls, "api_references", {}).items():
+        stored = cls._fields[name].db_field
+        ids: set[ObjectId] = set()
+        for raw in raws:
+            value = raw.get(stored)
+            for item in value if isinstance(value, list) else [value]:
+                if item is not None:
+                    ids.add(reference_id(item))
+        target = reference_target(cls, name)
+        if not ids:
+            loaded[name] = []
+            continue
+        projection = {key: 1 for key in stored_names(target, fields)}
+        loaded[name] = list(
+            target._get_collection().find({"_id": {"$in": list(ids)}}, projection)
+        )
+    return loaded
+
+
+def populated_dicts(
+    cls: type[BaseDocument], loaded: Mapping[str, list[Mapping[str, Any]]]
+) -> dict[str, dict[ObjectId, dict[str, Any]]]:
+    """The small API dicts of referenced documents, by attribute and id."""
+    result: dict[str, dict[ObjectId, dict[str, Any]]] = {}
+    for name, rows in loaded.items():
+        target = reference_target(cls, name)
+        only = stored_names(target, cls.api_references[name])
+        shape = api_shape(target)
+        result[name] = {row["_id"]: shape.dump(row, only=only) for row in rows}
+    return result

@@ -1,0 +1,38 @@
+"""One page of a query: its items, the total, and where it sits."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from .filters import as_positive_int
+
+__all__ = ("MAX_LIMIT", "Page", "page_bounds")
+
+MAX_LIMIT = 100
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """``items`` of page ``page`` (from 1) of ``limit`` each, out of ``total`` in ``pages`` pages."""
+
+    items: list[T]
+    total: int
+    page: int
+    limit: int
+
+    @property
+    def pages(self) -> int:
+        return math.ceil(self.total / self.limit) if self.total else 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The page as the API returns it: items, total, page, limit, pages."""
+        return {"items": self.items, "total": self.total, "page": self.page,
+                "limit": self.limit, "pages": self.pages}
+
+
+def page_bounds(page: Any, limit: Any) -> tuple[int, int]:
+    """Checked page (>= 1) and limit (1 to MAX_LIMIT); strings of digits are accepted."""
+    return as_positive_int("page", page), as_positive_int("limit", limit, maximum=MAX_LIMIT)

@@ -1,0 +1,70 @@
+"""The QuerySet every model's own QuerySet builds on: pages, populate, API JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .api import api_shape, load_references, populated_dicts, reference_id, reference_target
+from .pagination import Page, page_bounds
+from .timestamps import TimestampedQuerySet
+
+__all__ = ("RoleplayQuerySet", "populate")
+
+
+def populate(documents: list[Any]) -> list[Any]:
+    """Replace the references the model populates with partial Documents, batched.
+
+    One query per reference attribute (``Model.api_references``), whatever
+    the number of documents; only the fields the routes show are loaded.
+    """
+    if not documents:
+        return documents
+    cls = type(documents[0])
+    refs = [
+        {cls._fields[name].db_field: doc._data.get(name) for name in cls.api_references}
+        for doc in documents
+    ]
+    for name, rows in load_references(cls, refs).items():
+        target = reference_target(cls, name)
+        by_id = {row["_id"]: target._from_son(row) for row in rows}
+        for doc in documents:
+            value = doc._data.get(name)
+            if isinstance(value, list):
+                doc._data[name] = [by_id.get(reference_id(v), v) for v in value]
+            elif value is not None:
+                doc._data[name] = by_id.get(reference_id(value), value)
+    return documents
+
+
+class RoleplayQuerySet(TimestampedQuerySet):
+    """Helpers shared by the five models' QuerySets."""
+
+    def newest_first(self) -> RoleplayQuerySet:
+        return self.order_by("-created_at", "-id")
+
+    def populated(self) -> list[Any]:
+        """The matching Documents with their references populated (see :func:`populate`)."""
+        return populate(list(self))
+
+    def api_dicts(self, populate: bool = True) -> list[dict[str, Any]]:
+        """The fast path: API JSON straight from pymongo documents, no Documents built."""
+        cls = self._document
+        raws = list(self.as_pymongo())
+        found = populated_dicts(cls, load_references(cls, raws)) if populate else None
+        shape = api_shape(cls)
+        return [shape.dump(raw, found) for raw in raws]
+
+    def _page(self, page: Any, limit: Any) -> tuple[RoleplayQuerySet, int, int, int]:
+        page, limit = page_bounds(page, limit)
+        total = self.count()
+        return self.skip((page - 1) * limit).limit(limit), total, page, limit
+
+    def paginate(self, page: Any = 1, limit: Any = 20) -> Page[Any]:
+        """A page of populated Documents (one count, one find, one query per reference)."""
+        rows, total, page, limit = self._page(page, limit)
+        return Page(rows.populated(), total, page, limit)
+
+    def api_page(self, page: Any = 1, limit: Any = 20) -> Page[dict[str, Any]]:
+        """A page of API JSON dicts through the fast path."""
+        rows, total, page, limit = self._page(page, limit)
+        return Page(rows.api_dicts(), total, page, limit)
