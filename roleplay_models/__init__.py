@@ -1,11 +1,13 @@
 """roleplay_models: the MongoDB data layer of the sales-roleplay trainer, on mongoengine."""
 
-from .analytics import SCORE_FIELDS, KeyMoment, SessionAnalytics
-from .character import Character
+from .analytics import SCORE_FIELDS, KeyMoment, SessionAnalytics, SessionAnalyticsQuerySet
+from .api import iso_utc
+from .character import Character, CharacterQuerySet
 from .connection import DEFAULT_URI, connect, disconnect
 from .errors import (
     ConcurrentModification,
     ConfigurationError,
+    InvalidFilter,
     InvalidTransition,
     ServerUnreachable,
     SessionNotActive,
@@ -14,39 +16,53 @@ from .errors import (
 )
 from .indexes import IndexReport, RefusedIndex, ensure_indexes
 from .models import MODELS
-from .scenario import Scenario
+from .pagination import MAX_LIMIT, Page
+from .queryset import RoleplayQuerySet, populate
+from .scenario import Scenario, ScenarioQuerySet
+from .server import ServerFacts, server_facts
 from .session import (
     SESSION_STATUSES,
     SPEAKER_ROLES,
     ConversationEntry,
     RoleplaySession,
+    RoleplaySessionQuerySet,
     SessionMetadata,
 )
 from .timestamps import TimestampedMixin, TimestampedQuerySet
-from .tip import DIFFICULTY_LEVELS, TIP_CATEGORIES, RoleplayTip
+from .tip import DIFFICULTY_LEVELS, TIP_CATEGORIES, RoleplayTip, RoleplayTipQuerySet
 
 __version__ = "0.1.0"
 
 __all__ = (
     "Character",
+    "CharacterQuerySet",
     "ConcurrentModification",
     "ConfigurationError",
     "ConversationEntry",
     "DEFAULT_URI",
     "DIFFICULTY_LEVELS",
     "IndexReport",
+    "InvalidFilter",
     "InvalidTransition",
     "KeyMoment",
+    "MAX_LIMIT",
     "MODELS",
+    "Page",
     "RefusedIndex",
+    "RoleplayQuerySet",
     "RoleplaySession",
+    "RoleplaySessionQuerySet",
     "RoleplayTip",
+    "RoleplayTipQuerySet",
     "SCORE_FIELDS",
     "SESSION_STATUSES",
     "SPEAKER_ROLES",
     "Scenario",
+    "ScenarioQuerySet",
+    "ServerFacts",
     "ServerUnreachable",
     "SessionAnalytics",
+    "SessionAnalyticsQuerySet",
     "SessionMetadata",
     "SessionNotActive",
     "SessionNotFinished",
@@ -57,4 +73,7 @@ __all__ = (
     "connect",
     "disconnect",
     "ensure_indexes",
+    "iso_utc",
+    "populate",
+    "server_facts",
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from bson import ObjectId
@@ -33,38 +34,52 @@ SCORE_FIELDS = (
 )
 
 OTHER_SCORES = SCORE_FIELDS[1:]
+# One batch for the whole result, so that the summary stays one round trip.
+SUMMARY_BATCH = 1_000_000
 
 
 def _summary_pipeline(match: dict[str, Any], group_accumulators: bool) -> list[dict[str, Any]]:
-    """Group by scenario and overall score, summing the other scores, with ``$sum`` only.
+    """The aggregation behind ``summary()``, with ``$match``, ``$group``, ``$sum``, ``$project``.
 
-    Where a ``$group`` computes one accumulator only (FerretDB v1), the key
-    takes every score instead and the one accumulator counts; the rows are
-    then weighted by their count in Python.
+    Where ``$group`` computes several accumulators (MongoDB), the server groups
+    by scenario and overall score (the overall score in the key gives the best
+    one without ``$max``) and sums the other scores. FerretDB v1 feeds a
+    group's documents to its first accumulator only, and grouping by every
+    score instead is quadratic there, so it returns just the six fields of
+    each analysis in one batch, and Python adds them up.
     """
-    if group_accumulators:
-        group = {"_id": {"scenario": "$scenario_id", "overall_score": "$overall_score"},
-                 "n": {"$sum": 1},
-                 **{name: {"$sum": f"${name}"} for name in OTHER_SCORES}}
-    else:
-        group = {"_id": {"scenario": "$scenario_id",
-                         **{name: f"${name}" for name in SCORE_FIELDS}},
-                 "n": {"$sum": 1}}
+    if not group_accumulators:
+        return [{"$match": match},
+                {"$project": {"_id": 0, "scenario_id": 1, **dict.fromkeys(SCORE_FIELDS, 1)}}]
+    group = {"_id": {"scenario": "$scenario_id", "overall_score": "$overall_score"},
+             "n": {"$sum": 1},
+             **{name: {"$sum": f"${name}"} for name in OTHER_SCORES}}
     return [{"$match": match}, {"$group": group}]
 
 
-def _summarize(rows: list[dict[str, Any]], group_accumulators: bool) -> dict[str, Any]:
+def _as_groups(rows: Iterable[dict[str, Any]], group_accumulators: bool) -> Iterable[dict[str, Any]]:
+    """Rows of either pipeline as groups: ``_id`` (scenario, overall score), ``n`` and sums."""
+    if group_accumulators:
+        return rows
+    return (
+        {"_id": {"scenario": row.get("scenario_id"), "overall_score": row["overall_score"]},
+         "n": 1, **{name: row[name] for name in OTHER_SCORES}}
+        for row in rows
+    )
+
+
+def _summarize(groups: Iterable[dict[str, Any]]) -> dict[str, Any]:
     count = 0
     sums = dict.fromkeys(SCORE_FIELDS, 0.0)
     best = None
     per_scenario: dict[Any, list[float]] = defaultdict(lambda: [0, 0.0])
-    for row in rows:
-        key, n = row["_id"], row["n"]
+    for group in groups:
+        key, n = group["_id"], group["n"]
         overall = key["overall_score"]
         count += n
         sums["overall_score"] += overall * n
         for name in OTHER_SCORES:
-            sums[name] += row[name] if group_accumulators else key[name] * n
+            sums[name] += group[name]
         best = overall if best is None else max(best, overall)
         per_scenario[key["scenario"]][0] += n
         per_scenario[key["scenario"]][1] += overall * n
@@ -94,14 +109,15 @@ class SessionAnalyticsQuerySet(RoleplayQuerySet):
         """Count, the average of each score, the best overall score, and per scenario the
         count and average overall score, in one aggregation round trip.
 
-        Uses only ``$match``, ``$group`` and ``$sum``, which MongoDB and FerretDB
-        v1 both execute. Averages are None when nothing matches.
+        Uses only stages and operators that MongoDB and FerretDB v1 both
+        execute (see :func:`_summary_pipeline`). Averages are None when
+        nothing matches.
         """
         query = self.for_user(user_id) if user_id is not None else self
         facts = server_facts(self._document._get_db().client)
         pipeline = _summary_pipeline(query._query, facts.group_accumulators)
-        rows = list(self._document._get_collection().aggregate(pipeline))
-        return _summarize(rows, facts.group_accumulators)
+        rows = self._document._get_collection().aggregate(pipeline, batchSize=SUMMARY_BATCH)
+        return _summarize(_as_groups(rows, facts.group_accumulators))
 
 
 def _score() -> NumberField:

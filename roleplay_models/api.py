@@ -162,9 +162,9 @@ def load_references(
             loaded[name] = []
             continue
         projection = {key: 1 for key in stored_names(target, fields)}
-        loaded[name] = list(
-            target._get_collection().find({"_id": {"$in": list(ids)}}, projection)
-        )
+        cursor = target._get_collection().find({"_id": {"$in": list(ids)}}, projection)
+        # ids are unique, so this limit closes the cursor after one batch: one round trip
+        loaded[name] = list(cursor.limit(len(ids)).batch_size(len(ids)))
     return loaded
 
 

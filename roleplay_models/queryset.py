@@ -57,7 +57,7 @@ class RoleplayQuerySet(TimestampedQuerySet):
     def _page(self, page: Any, limit: Any) -> tuple[RoleplayQuerySet, int, int, int]:
         page, limit = page_bounds(page, limit)
         total = self.count()
-        return self.skip((page - 1) * limit).limit(limit), total, page, limit
+        return self.skip((page - 1) * limit).limit(limit).batch_size(limit), total, page, limit
 
     def paginate(self, page: Any = 1, limit: Any = 20) -> Page[Any]:
         """A page of populated Documents (one count, one find, one query per reference)."""

@@ -1,0 +1,276 @@
+"""The query helpers the ten routes stand on, against seeded data on the real server."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from pymongo import monitoring
+
+import builders
+import roleplay_models
+from roleplay_models import (
+    Character,
+    InvalidFilter,
+    RoleplaySession,
+    RoleplayTip,
+    Scenario,
+    SessionAnalytics,
+)
+from roleplay_models.server import server_facts
+
+
+@pytest.fixture
+def seeded(db):
+    rng = random.Random(7)
+    cold = builders.scenario(title="Cold call to a CFO", description="Budget objections").save()
+    demo = builders.scenario(title="Product demo", description="Show the dashboard").save()
+    builders.scenario(title="Retired drill", description="Old", is_active=False).save()
+    characters = [
+        builders.character([cold], name="Dana", role="Chief Financial Officer").save(),
+        builders.character([cold, demo], name="Sam", role="IT manager").save(),
+        builders.character([demo], name="Lee", role="cfo (acting)", is_active=False).save(),
+        builders.character([demo], name="Max", role="VP.*Sales").save(),
+    ]
+    sessions = []
+    for i in range(12):
+        user = "rep-a" if i % 3 else "rep-b"
+        session = builders.session(
+            [cold, demo][i % 2], user_id=user, character=characters[i % 2],
+            status=["active", "completed", "paused", "ended"][i % 4]).save()
+        sessions.append(session)
+    analyses = []
+    for session in sessions:
+        if session.status in ("completed", "ended"):
+            scores = {name: rng.choice([1, 2.5, 5, 7.5, 8, 10]) for name in roleplay_models.SCORE_FIELDS}
+            analyses.append(builders.analytics(session.scenario, session_id=session.session_id,
+                                               user_id=session.user_id, **scores).save())
+    tips = [
+        builders.tip(category="closing", difficulty_level="beginner", is_featured=True,
+                     related_scenarios=[cold]).save(),
+        builders.tip(category="closing", difficulty_level="advanced",
+                     session_id=sessions[1].session_id).save(),
+        builders.tip(category="discovery", difficulty_level="beginner",
+                     related_scenarios=[cold, demo]).save(),
+        builders.tip(category="discovery", difficulty_level="beginner", is_active=False).save(),
+    ]
+    return {"scenarios": (cold, demo), "characters": characters, "sessions": sessions,
+            "analyses": analyses, "tips": tips}
+
+
+def ids(documents):
+    return [d.pk for d in documents]
+
+
+def test_active_scenarios_and_search(seeded):
+    assert Scenario.objects.active().count() == 2
+    cold, demo = seeded["scenarios"]
+    assert ids(Scenario.objects.active().search("budget")) == [cold.pk]
+    assert set(ids(Scenario.objects.search("DASHBOARD cfo"))) == {cold.pk, demo.pk}
+    assert list(Scenario.objects.search("(.*)")) == []
+
+
+def test_search_uses_text_search_where_the_server_has_it(seeded):
+    if not server_facts(Scenario._get_db().client).text_search:
+        pytest.skip("needs MongoDB text search: set MONGODB_URI to a MongoDB server")
+    cold, demo = seeded["scenarios"]
+    found = list(Scenario.objects.search("budget objections"))
+    assert ids(found) == [cold.pk] and found[0].get_text_score() > 0
+
+
+def test_characters_by_role_ignore_case_and_take_the_text_literally(seeded):
+    dana, sam, lee, max_ = seeded["characters"]
+    assert set(ids(Character.objects.with_role("cfo"))) == {lee.pk}
+    assert set(ids(Character.objects.active().with_role("MANAGER"))) == {sam.pk}
+    assert ids(Character.objects.with_role("VP.*")) == [max_.pk]
+    assert ids(Character.objects.with_role(".*")) == [max_.pk]
+    assert list(Character.objects.with_role("C.O")) == []
+    assert list(Character.objects.with_role("[")) == []
+
+
+def test_sessions_for_a_user_by_status_newest_first(seeded):
+    expected = [s for s in reversed(seeded["sessions"])
+                if s.user_id == "rep-a" and s.status in ("active", "paused")]
+    found = RoleplaySession.objects.for_user("rep-a").with_status("active", "paused").newest_first()
+    assert ids(found) == ids(expected)
+
+
+def test_pagination(seeded):
+    page = RoleplaySession.objects.for_user("rep-a").newest_first().paginate(page=2, limit=3)
+    everything = [s for s in reversed(seeded["sessions"]) if s.user_id == "rep-a"]
+    assert (page.total, page.page, page.limit, page.pages) == (len(everything), 2, 3, 3)
+    assert ids(page.items) == ids(everything[3:6])
+    assert page.items[0].scenario.title in ("Cold call to a CFO", "Product demo")
+    assert RoleplaySession.objects.paginate(page=9, limit=5).items == []
+    assert RoleplaySession.objects.paginate(page="1", limit="4").limit == 4
+
+
+def test_tips(seeded):
+    closing_beginner, closing_advanced, discovery, inactive = seeded["tips"]
+    assert ids(RoleplayTip.objects.recent(2)) == [discovery.pk, closing_advanced.pk]
+    assert set(ids(RoleplayTip.objects.matching(category="closing"))) == {
+        closing_beginner.pk, closing_advanced.pk}
+    assert ids(RoleplayTip.objects.matching(featured="true")) == [closing_beginner.pk]
+    assert ids(RoleplayTip.objects.matching(difficulty_level="beginner", featured=False)) == [
+        discovery.pk]
+    assert ids(RoleplayTip.objects.matching(
+        session_id=seeded["sessions"][1].session_id)) == [closing_advanced.pk]
+    assert inactive.pk not in ids(RoleplayTip.objects.matching())
+
+
+def test_analytics_for_user_and_session(seeded):
+    mine = [a for a in seeded["analyses"] if a.user_id == "rep-b"]
+    assert set(ids(SessionAnalytics.objects.for_user("rep-b"))) == set(ids(mine))
+    one = seeded["analyses"][0]
+    assert ids(SessionAnalytics.objects.for_session(one.session_id)) == [one.pk]
+
+
+def python_summary(analyses):
+    if not analyses:
+        return None
+    by_scenario = {}
+    for a in analyses:
+        by_scenario.setdefault(str(a.scenario.pk), []).append(a.overall_score)
+    return {
+        "count": len(analyses),
+        "averages": {n: sum(getattr(a, n) for a in analyses) / len(analyses)
+                     for n in roleplay_models.SCORE_FIELDS},
+        "best_overall_score": max(a.overall_score for a in analyses),
+        "by_scenario": sorted(
+            [{"scenario_id": s, "count": len(v), "average_overall_score": sum(v) / len(v)}
+             for s, v in by_scenario.items()],
+            key=lambda e: (-e["count"], e["scenario_id"])),
+    }
+
+
+@pytest.mark.parametrize("user", [None, "rep-a", "rep-b"])
+def test_summary_equals_a_python_computation(seeded, user):
+    analyses = [a for a in seeded["analyses"] if user is None or a.user_id == user]
+    summary = SessionAnalytics.objects.summary(user_id=user)
+    expected = python_summary(analyses)
+    assert summary["count"] == expected["count"]
+    assert summary["best_overall_score"] == expected["best_overall_score"]
+    assert summary["averages"] == pytest.approx(expected["averages"])
+    assert [(e["scenario_id"], e["count"]) for e in summary["by_scenario"]] == [
+        (e["scenario_id"], e["count"]) for e in expected["by_scenario"]]
+    assert [e["average_overall_score"] for e in summary["by_scenario"]] == pytest.approx(
+        [e["average_overall_score"] for e in expected["by_scenario"]])
+
+
+def test_summary_of_nothing(db):
+    assert SessionAnalytics.objects.summary(user_id="nobody") == {
+        "count": 0, "averages": dict.fromkeys(roleplay_models.SCORE_FIELDS),
+        "best_overall_score": None, "by_scenario": []}
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: RoleplaySession.objects.for_user({"$ne": None}),
+        lambda: RoleplaySession.objects.for_user(["rep-a"]),
+        lambda: RoleplaySession.objects.for_user({"$regex": ".*"}),
+        lambda: RoleplaySession.objects.with_status({"$in": ["active"]}),
+        lambda: RoleplaySession.objects.with_status("$ne"),
+        lambda: RoleplaySession.objects.by_session_id({"$gt": ""}),
+        lambda: Character.objects.with_role({"$regex": "."}),
+        lambda: Scenario.objects.search({"$search": "x"}),
+        lambda: SessionAnalytics.objects.for_user({"$exists": True}),
+        lambda: SessionAnalytics.objects.summary(user_id={"$ne": None}),
+        lambda: RoleplayTip.objects.matching(category={"$ne": None}),
+        lambda: RoleplayTip.objects.matching(session_id=["a", "b"]),
+        lambda: RoleplayTip.objects.matching(featured={"$ne": False}),
+        lambda: RoleplayTip.objects.recent({"$gt": 0}),
+        lambda: RoleplayTip.objects.recent(1000),
+        lambda: RoleplaySession.objects.paginate(page=0),
+        lambda: RoleplaySession.objects.paginate(page={"$gt": 0}),
+        lambda: RoleplaySession.objects.paginate(limit=101),
+        lambda: RoleplaySession.objects.paginate(limit=True),
+    ],
+)
+def test_injection_attempts_are_refused_before_any_query(seeded, call):
+    with pytest.raises(InvalidFilter):
+        call()
+
+
+class RoundTrips(monitoring.CommandListener):
+    def __init__(self):
+        self.names = []
+
+    def started(self, event):
+        self.names.append(event.command_name)
+
+    def succeeded(self, event):
+        pass
+
+    def failed(self, event):
+        pass
+
+
+@pytest.fixture
+def round_trips(db, run_database_uri):
+    listener = RoundTrips()
+    roleplay_models.connect(run_database_uri, event_listeners=[listener])
+    server_facts(Scenario._get_db().client)  # asked once per client; not a page's cost
+    listener.names.clear()
+    yield listener
+    roleplay_models.disconnect()
+
+
+@pytest.mark.parametrize("size", [10, 200])
+def test_a_populated_page_takes_at_most_three_round_trips(round_trips, size):
+    scenarios = [builders.scenario() for _ in range(size)]
+    Scenario.objects.insert(scenarios)
+    characters = Character.objects.insert([builders.character([s]) for s in scenarios])
+    RoleplaySession.objects.insert([
+        builders.session(s, character=c) for s, c in zip(scenarios, characters)])
+    RoleplayTip.objects.insert([builders.tip(related_scenarios=[s]) for s in scenarios])
+    cases = [
+        (RoleplaySession, lambda q: [(s.scenario.title, s.character.name) for s in q.populated()]),
+        (Character, lambda q: [[x.title for x in c.scenarios] for c in q.populated()]),
+        (RoleplayTip, lambda q: [[x.title for x in t.related_scenarios] for t in q.populated()]),
+        (RoleplaySession, lambda q: q.api_dicts()),
+    ]
+    for model, use in cases:
+        round_trips.names.clear()
+        shown = use(model.objects.newest_first().limit(size).batch_size(size))
+        assert len(shown) == size
+        assert len(round_trips.names) <= 3, (model.__name__, round_trips.names)
+    round_trips.names.clear()
+    page = RoleplaySession.objects.paginate(page=1, limit=min(size, 100))
+    assert [i.scenario.title for i in page.items]
+    assert round_trips.names.count("find") == 3 and len(round_trips.names) == 4
+
+
+def test_api_dicts_match_between_fast_path_and_documents_and_are_json(seeded):
+    session = RoleplaySession.objects.get(pk=seeded["sessions"][0].pk)
+    session.add_turn("user", "Hi")
+    for model in roleplay_models.MODELS:
+        fast = model.objects.newest_first().api_dicts()
+        documents = [d.to_api_dict() for d in model.objects.newest_first().populated()]
+        assert fast == documents, model.__name__
+        assert json.loads(json.dumps(fast)) == fast
+    plain = [d.to_api_dict() for d in RoleplaySession.objects.newest_first()]
+    assert plain == RoleplaySession.objects.newest_first().api_dicts(populate=False)
+
+
+def test_api_dict_shape_of_a_session(seeded):
+    session = RoleplaySession.objects.get(pk=seeded["sessions"][0].pk)
+    session.add_turn("assistant", "Hello", audio_duration=1.25)
+    data = RoleplaySession.objects(pk=session.pk).api_dicts()[0]
+    assert data["id"] == str(session.pk)
+    assert data["scenario_id"] == {"id": str(session.scenario.pk),
+                                   "scenario_id": session.scenario.scenario_id,
+                                   "title": session.scenario.title,
+                                   "description": session.scenario.description}
+    assert data["character_id"]["name"] == session.character.name
+    assert set(data) >= {"created_at", "updated_at", "session_id", "conversation_history",
+                         "start_time", "metadata", "total_duration", "status", "user_id"}
+    assert "createdAt" not in data and "paused_at" not in data
+    assert data["created_at"].endswith("Z") and len(data["created_at"]) == 24
+    turn = data["conversation_history"][-1]
+    assert turn["role"] == "assistant" and turn["audio_duration"] == 1.25
+    assert turn["id"] == str(session.conversation_history[-1].id)
+    character = Character.objects(pk=seeded["characters"][1].pk).api_dicts(populate=False)[0]
+    assert character["scenario_ids"] == [str(s.pk) for s in seeded["characters"][1].scenarios]
+    assert "llmPrompt" in Scenario.objects.api_dicts()[0]
