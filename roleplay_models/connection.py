@@ -39,7 +39,7 @@ def _first_reason(err: Exception) -> str:
 def _database_name(uri: str) -> str:
     try:
         parsed = uri_parser.parse_uri(uri, validate=True, warn=False)
-    except (InvalidURI, ValueError) as err:
+    except (InvalidURI, PyMongoError, ValueError) as err:
         raise ConfigurationError(f"invalid MongoDB URI {redact_uri(uri)!r}: {err}") from None
     if not parsed["database"]:
         raise ConfigurationError(
