@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from bson import DBRef, ObjectId
-from mongoengine import Document, EmbeddedDocument, ValidationError
-from mongoengine.fields import ListField, ReferenceField
+from bson import ObjectId
+from mongoengine import Document, EmbeddedDocument
 
 from .api import api_shape, stored_names
 from .queryset import RoleplayQuerySet
+from .references import check_references_exist
 from .timestamps import TimestampedMixin
 
 __all__ = ("RoleplayDocument", "RoleplayEmbeddedDocument")
@@ -37,23 +37,6 @@ class RoleplayEmbeddedDocument(KeepsUnknownFields, EmbeddedDocument):
     """An embedded document that keeps unmodelled keys."""
 
     meta = {"abstract": True, "strict": False}
-
-
-def _referenced_ids(value: Any) -> list[ObjectId]:
-    values = value if isinstance(value, list) else [value]
-    ids = []
-    for item in values:
-        if isinstance(item, Document):
-            ids.append(item.pk)
-        elif isinstance(item, DBRef):
-            ids.append(item.id)
-        elif isinstance(item, ObjectId):
-            ids.append(item)
-    return ids
-
-
-def _was_changed(db_field: str, changed: set[str]) -> bool:
-    return any(path == db_field or path.startswith(db_field + ".") for path in changed)
 
 
 class RoleplayDocument(KeepsUnknownFields, TimestampedMixin, Document):
@@ -98,25 +81,8 @@ class RoleplayDocument(KeepsUnknownFields, TimestampedMixin, Document):
         label = next((value for value in labels if value), None)
         return f"<{type(self).__name__} {self.pk} {label!r}>"
 
-    def validate(self, clean: bool = True) -> None:
+    def validate(self, clean: bool = True, check_references: bool = True) -> None:
+        """Validate every field; with ``check_references``, also that references exist."""
         super().validate(clean=clean)
-        self._check_references_exist()
-
-    def _check_references_exist(self) -> None:
-        changed = None if self._created or self.pk is None else set(self._get_changed_fields())
-        for name, field in self._fields.items():
-            if changed is not None and not _was_changed(field.db_field, changed):
-                continue
-            target = field.field if isinstance(field, ListField) else field
-            if not isinstance(target, ReferenceField):
-                continue
-            ids = set(_referenced_ids(self._data.get(name)))
-            if not ids:
-                continue
-            found = target.document_type._get_collection().count_documents({"_id": {"$in": list(ids)}})
-            if found != len(ids):
-                raise ValidationError(
-                    f"{name} refers to a {target.document_type.__name__} that does not exist",
-                    field_name=name,
-                    errors={name: ValidationError("refers to a missing document", field_name=name)},
-                )
+        if check_references:
+            check_references_exist([self])

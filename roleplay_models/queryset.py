@@ -6,6 +6,7 @@ from typing import Any
 
 from .api import api_shape, load_references, populated_dicts, reference_id, reference_target
 from .pagination import Page, page_bounds
+from .references import check_references_exist
 from .timestamps import TimestampedQuerySet
 
 __all__ = ("RoleplayQuerySet", "populate")
@@ -38,6 +39,23 @@ def populate(documents: list[Any]) -> list[Any]:
 
 class RoleplayQuerySet(TimestampedQuerySet):
     """Helpers shared by the five models' QuerySets."""
+
+    def insert(  # type: ignore[override]
+        self, doc_or_docs: Any, load_bulk: bool = True, write_concern: Any = None,
+        signal_kwargs: Any = None,
+    ) -> Any:
+        """Bulk insert that validates first: one invalid document and none is written.
+
+        References are checked for all documents together, one query per
+        referenced model.
+        """
+        documents = doc_or_docs if isinstance(doc_or_docs, (list, tuple)) else [doc_or_docs]
+        for document in documents:
+            if isinstance(document, self._document):
+                document.validate(check_references=False)
+        check_references_exist(d for d in documents if isinstance(d, self._document))
+        return super().insert(doc_or_docs, load_bulk=load_bulk, write_concern=write_concern,
+                              signal_kwargs=signal_kwargs)
 
     def newest_first(self) -> RoleplayQuerySet:
         return self.order_by("-created_at", "-id")

@@ -100,7 +100,8 @@ def stamp_update(document_cls: type, update: dict[str, Any], upsert: bool) -> An
 
 
 class TimestampedQuerySet(QuerySet):
-    """A QuerySet whose atomic updates move ``updated_at`` and whose inserts validate."""
+    """A QuerySet whose atomic updates move ``updated_at`` (bulk inserts are stamped by
+    :func:`stamp_on_bulk_insert`)."""
 
     def update(  # type: ignore[override]
         self, upsert: bool = False, multi: bool = True, write_concern: Any = None,
@@ -124,19 +125,4 @@ class TimestampedQuerySet(QuerySet):
         return super().modify(
             upsert=upsert, full_response=full_response, remove=remove, new=new,
             array_filters=array_filters, **update,
-        )
-
-    def insert(  # type: ignore[override]
-        self, doc_or_docs: Any, load_bulk: bool = True, write_concern: Any = None,
-        signal_kwargs: Any = None,
-    ) -> Any:
-        """Bulk insert, validating every document first: one invalid, none written."""
-        documents = doc_or_docs if isinstance(doc_or_docs, (list, tuple)) else [doc_or_docs]
-        for document in documents:
-            if isinstance(document, self._document):
-                stamp_on_save(self._document, document)
-                document.validate()
-        return super().insert(
-            doc_or_docs, load_bulk=load_bulk, write_concern=write_concern,
-            signal_kwargs=signal_kwargs,
         )

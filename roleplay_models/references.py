@@ -1,0 +1,48 @@
+"""Checking that references point at documents that exist, one query per referenced model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from mongoengine import ValidationError
+from mongoengine.fields import ListField, ReferenceField
+
+from .api import reference_id
+
+__all__ = ("check_references_exist",)
+
+
+def _was_changed(db_field: str, changed: set[str]) -> bool:
+    return any(path == db_field or path.startswith(db_field + ".") for path in changed)
+
+
+def check_references_exist(documents: Iterable[Any]) -> None:
+    """Refuse, with a ValidationError naming the field, a reference to a missing document.
+
+    New documents have every reference checked; saved ones only the
+    references changed since they were loaded.
+    """
+    wanted: dict[tuple[str, type], set[Any]] = {}
+    for document in documents:
+        is_new = document._created or document.pk is None
+        changed = None if is_new else set(document._get_changed_fields())
+        for name, field in document._fields.items():
+            if changed is not None and not _was_changed(field.db_field, changed):
+                continue
+            target = field.field if isinstance(field, ListField) else field
+            if not isinstance(target, ReferenceField):
+                continue
+            value = document._data.get(name)
+            ids = {reference_id(v) for v in (value if isinstance(value, list) else [value])}
+            ids.discard(None)
+            if ids:
+                wanted.setdefault((name, target.document_type), set()).update(ids)
+    for (name, model), ids in wanted.items():
+        found = model._get_collection().count_documents({"_id": {"$in": list(ids)}})
+        if found != len(ids):
+            raise ValidationError(
+                f"{name} refers to a {model.__name__} that does not exist",
+                field_name=name,
+                errors={name: ValidationError("refers to a missing document", field_name=name)},
+            )
