@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import code
+import json
 import sys
-from typing import Sequence
+from collections.abc import Sequence
+from typing import Any
 
+from mongoengine import ValidationError
+from mongoengine.errors import MongoEngineException
 from pymongo.errors import PyMongoError
 
 from .connection import connect, redact_uri
 from .errors import ConfigurationError, ServerUnreachable
+from .indexes import ensure_indexes
+from .models import MODELS
 
 __all__ = ("main",)
 
@@ -18,8 +25,6 @@ EMBEDDED_DEMO_URI = "mongomock://localhost/roleplay_demo"
 
 def _demo(args: argparse.Namespace) -> int:
     from .demo import create_demo_data, print_demo
-    from .indexes import ensure_indexes
-    from .models import MODELS
 
     uri = args.uri or EMBEDDED_DEMO_URI
     connect(uri)
@@ -31,27 +36,137 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seed(args: argparse.Namespace) -> int:
+    from .seed import seed_catalog, seed_sessions
+
+    connect(args.uri)
+    created = seed_catalog()
+    print("catalog: created " + ", ".join(f"{n} {kind}" for kind, n in created.items()))
+    if args.sessions:
+        added = seed_sessions(args.sessions, out=sys.stderr)
+        print(f"sessions: added {added} finished sessions with analyses")
+    return 0
+
+
+def _ensure_indexes(args: argparse.Namespace) -> int:
+    connect(args.uri)
+    report = ensure_indexes()
+    for name in report.created:
+        print(f"ok       {name}")
+    for refused in report.refused:
+        keys = ", ".join(f"{k}:{v}" for k, v in refused.keys)
+        print(f"refused  {refused.collection} ({keys}): {refused.reason}")
+    return 0
+
+
+def _declared_vs_existing(model: Any) -> tuple[list[str], list[str]]:
+    declared = {tuple(spec["fields"]) for spec in model._meta.get("index_specs", [])}
+    existing = {tuple(info["key"].items()) for info in model._get_collection().list_indexes()
+                if info["name"] != "_id_"}
+    missing = [", ".join(f"{k}:{v}" for k, v in keys) for keys in sorted(declared - existing)]
+    extra = [", ".join(f"{k}:{v}" for k, v in keys) for keys in sorted(existing - declared)]
+    return missing, extra
+
+
+def _invalid_documents(model: Any) -> int:
+    invalid = 0
+    for raw in model._get_collection().find():
+        try:
+            model._from_son(raw).validate(check_references=False)
+        except (ValidationError, MongoEngineException, ValueError, TypeError):
+            invalid += 1
+    return invalid
+
+
+def _check(args: argparse.Namespace) -> int:
+    client = connect(args.uri)
+    from .server import server_facts
+
+    print(f"server: reachable ({server_facts(client).name})")
+    problems = 0
+    for model in MODELS:
+        collection = model._get_collection_name()
+        missing, extra = _declared_vs_existing(model)
+        invalid = _invalid_documents(model)
+        count = model.objects.count()
+        print(f"{collection}: {count} documents, {invalid} failing validation")
+        for keys in missing:
+            note = " (this server has no text search)" if ":text" in keys and not \
+                server_facts(client).text_search else ""
+            print(f"  missing index ({keys}){note}")
+        for keys in extra:
+            print(f"  extra index ({keys})")
+        text_only = [k for k in missing if ":text" in k and not server_facts(client).text_search]
+        problems += invalid + len(missing) - len(text_only)
+    print("check: OK" if not problems else f"check: {problems} problem(s)")
+    return 0 if not problems else 1
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from .analytics import SessionAnalytics
+
+    connect(args.uri)
+    for model in MODELS:
+        print(f"{model._get_collection_name()}: {model.objects.count()}")
+    summary = SessionAnalytics.objects.summary()
+    print("analytics summary:")
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _shell(args: argparse.Namespace) -> int:
+    import roleplay_models
+
+    client = connect(args.uri)
+    namespace = {name: getattr(roleplay_models, name) for name in roleplay_models.__all__}
+    namespace.update(rp=roleplay_models, client=client, db=client.get_default_database())
+    banner = (f"roleplay_models shell, connected to {redact_uri(args.uri or '$MONGODB_URI')}\n"
+              "Models: " + ", ".join(m.__name__ for m in MODELS) + "; also rp, client, db")
+    try:
+        from IPython import start_ipython
+    except ImportError:
+        code.interact(banner=banner, local=namespace)
+        return 0
+    print(banner)
+    start_ipython(argv=[], user_ns=namespace)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--uri", help="MongoDB URI naming a database (default: $MONGODB_URI, "
+                                      "else mongodb://localhost:27017/roleplay)")
     parser = argparse.ArgumentParser(
-        prog="roleplay-models", description="Manage the sales-roleplay MongoDB data."
-    )
+        prog="roleplay-models", description="Manage the sales-roleplay MongoDB data.",
+        parents=[common])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    demo = commands.add_parser(
-        "demo", help="create a small catalog and one finished session, and print them"
-    )
-    demo.add_argument(
-        "--uri",
-        help=f"a MongoDB URI naming an empty database (default: the embedded {EMBEDDED_DEMO_URI})",
-    )
-    demo.set_defaults(run=_demo)
+
+    def command(name: str, run: Any, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, parents=[common])
+        sub.set_defaults(run=run)
+        return sub
+
+    command("demo", _demo, "fill an empty database (the embedded one unless --uri) with a "
+                           "small catalog and one finished session, and print them")
+    seed = command("seed", _seed, "add the demo catalog where missing (safe to repeat)")
+    seed.add_argument("--sessions", type=int, default=0, metavar="N",
+                      help="also add N synthetic finished sessions with analyses")
+    command("ensure-indexes", _ensure_indexes, "create every declared index")
+    command("check", _check, "check the server, the indexes and that documents validate")
+    command("stats", _stats, "print document counts and the analytics summary")
+    command("shell", _shell, "open Python (IPython if installed) with the models, connected")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; errors are one line on stderr and a non-zero exit."""
     args = build_parser().parse_args(argv)
+    if getattr(args, "sessions", 0) < 0:
+        print("roleplay-models: error: --sessions must be 0 or more", file=sys.stderr)
+        return 2
     try:
         return args.run(args)
-    except (ConfigurationError, ServerUnreachable, PyMongoError) as err:
-        print(f"roleplay-models: error: {redact_uri(str(err))}", file=sys.stderr)
+    except (ConfigurationError, ServerUnreachable, PyMongoError, MongoEngineException,
+            ValueError) as err:
+        print(f"roleplay-models: error: {redact_uri(str(err)).splitlines()[0]}", file=sys.stderr)
         return 1
