@@ -82,16 +82,9 @@ def connect(uri: str | None = None, alias: str = "default", **kwargs: Any) -> An
     if uri.startswith(EMBEDDED_SCHEME):
         return _connect_embedded(uri, alias)
     database = _database_name(uri)
-    options = {**DEFAULT_TIMEOUTS_MS, **kwargs}
+    options = {"tz_aware": True, "uuidRepresentation": "standard", **DEFAULT_TIMEOUTS_MS, **kwargs}
     try:
-        client = mongoengine.connect(
-            db=database,
-            host=uri,
-            alias=alias,
-            tz_aware=True,
-            uuidRepresentation="standard",
-            **options,
-        )
+        client = mongoengine.connect(db=database, host=uri, alias=alias, **options)
         client.admin.command("ping")
     except ConnectionFailure as err:
         disconnect(alias)

@@ -1,0 +1,150 @@
+"""The ten routes of the roleplay frontend, on roleplay_models and Flask.
+
+Run: MONGODB_URI=mongodb://localhost:27017/roleplay flask --app examples/flask_app run
+Every response has the frontend's envelope: {"success": true, ...} or
+{"success": false, "error": "..."} with 400, 404 or 500.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify, request
+from mongoengine import NotUniqueError, ValidationError
+from werkzeug.exceptions import HTTPException
+
+import roleplay_models as rp
+from roleplay_models.filters import as_object_id, as_text
+from roleplay_models.flask import get_or_404, init_app
+
+TIP_FILTERS = ("category", "session_id", "difficulty_level", "featured")
+
+
+def ok(status: int = 200, **payload: Any) -> Any:
+    return jsonify(success=True, **payload), status
+
+
+def body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise rp.InvalidFilter("the request body must be a JSON object")
+    return data
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(config or {})
+    init_app(app)
+    api = "/api/roleplay"
+
+    @app.errorhandler(rp.SessionStateError)
+    @app.errorhandler(rp.InvalidFilter)
+    @app.errorhandler(ValidationError)
+    @app.errorhandler(NotUniqueError)
+    def bad_request(error: Exception) -> Any:
+        return jsonify(success=False, error=str(error)), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Any:
+        return jsonify(success=False, error=error.description), error.code
+
+    @app.errorhandler(Exception)
+    def server_error(error: Exception) -> Any:
+        app.logger.exception("unhandled error")
+        return jsonify(success=False, error="internal server error"), 500
+
+    def session_or_404(session_id: str) -> rp.RoleplaySession:
+        return get_or_404(rp.RoleplaySession.objects, session_id=as_text("session_id", session_id))
+
+    @app.get(f"{api}/scenarios")
+    def scenarios() -> Any:
+        query = rp.Scenario.objects.active()
+        if "search" in request.args:
+            query = query.search(request.args["search"])
+        return ok(scenarios=query.api_dicts())
+
+    @app.get(f"{api}/characters")
+    def characters() -> Any:
+        query = rp.Character.objects.active()
+        if "role" in request.args:
+            query = query.with_role(request.args["role"])
+        return ok(characters=query.api_dicts())
+
+    @app.post(f"{api}/sessions")
+    def start_session() -> Any:
+        data = body()
+        scenario = get_or_404(rp.Scenario.objects,
+                              pk=as_object_id("scenario_id", data.get("scenario_id")))
+        character = None
+        if data.get("character_id") is not None:
+            character = get_or_404(rp.Character.objects,
+                                   pk=as_object_id("character_id", data["character_id"]))
+        session = rp.RoleplaySession.start(
+            scenario, data.get("user_id"), character=character,
+            voice_enabled=data.get("voice_enabled", False),
+            metadata={"ip_address": request.remote_addr,
+                      "user_agent": request.headers.get("User-Agent")})
+        return ok(201, session=session.to_api_dict())
+
+    @app.get(f"{api}/sessions")
+    def sessions() -> Any:
+        query = rp.RoleplaySession.objects.newest_first()
+        if "user_id" in request.args:
+            query = query.for_user(request.args["user_id"])
+        if "status" in request.args:
+            query = query.with_status(request.args["status"])
+        page = query.api_page(request.args.get("page", 1), request.args.get("limit", 20))
+        return ok(sessions=page.items, pagination={k: v for k, v in page.as_dict().items()
+                                                   if k != "items"})
+
+    @app.patch(f"{api}/sessions/<session_id>")
+    def update_session(session_id: str) -> Any:
+        session, data = session_or_404(session_id), body()
+        turn = data.get("turn")
+        if turn is not None:
+            if not isinstance(turn, dict):
+                raise rp.InvalidFilter("turn must be an object with role and text")
+            session.add_turn(turn.get("role"), turn.get("text"), turn.get("audio_duration"))
+        status = data.get("status")
+        if status == "paused":
+            session.pause()
+        elif status == "active":
+            session.resume()
+        elif status is not None:
+            raise rp.InvalidFilter("status may be set to paused or active here; use /end")
+        return ok(session=session.to_api_dict())
+
+    @app.post(f"{api}/sessions/<session_id>/end")
+    def end_session(session_id: str) -> Any:
+        session = session_or_404(session_id)
+        session.end()
+        return ok(session=session.to_api_dict())
+
+    @app.get(f"{api}/analytics/<session_id>")
+    def analytics(session_id: str) -> Any:
+        found = rp.SessionAnalytics.objects.for_session(session_id).api_dicts()
+        if not found:
+            return jsonify(success=False, error="analytics not found"), 404
+        return ok(analytics=found[0])
+
+    @app.get(f"{api}/analytics")
+    def analytics_summary() -> Any:
+        user_id = request.args.get("user_id")
+        query = rp.SessionAnalytics.objects.newest_first()
+        if user_id is not None:
+            query = query.for_user(user_id)
+        page = query.api_page(request.args.get("page", 1), request.args.get("limit", 20))
+        return ok(summary=rp.SessionAnalytics.objects.summary(user_id=user_id),
+                  analytics=page.items,
+                  pagination={k: v for k, v in page.as_dict().items() if k != "items"})
+
+    @app.get(f"{api}/tips")
+    def tips() -> Any:
+        filters = {k: request.args[k] for k in TIP_FILTERS if k in request.args}
+        return ok(tips=rp.RoleplayTip.objects.matching(**filters).api_dicts())
+
+    @app.get(f"{api}/tips/recent")
+    def recent_tips() -> Any:
+        return ok(tips=rp.RoleplayTip.objects.recent(request.args.get("limit", 5)).api_dicts())
+
+    return app
