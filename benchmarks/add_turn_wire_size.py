@@ -6,9 +6,9 @@ Target: add_turn's long/short ratio <= 1.05 (its update carries only the new ent
 
 from __future__ import annotations
 
-from common import CommandLog, real_server
-
 from roleplay_models import ConversationEntry, RoleplaySession, Scenario
+
+from common import CommandLog, real_server
 
 TEXT = "Could you walk me through how the pricing works for a team of forty?"
 
@@ -19,6 +19,11 @@ def session_with_turns(scenario: Scenario, turns: int) -> RoleplaySession:
                for i in range(turns)]
     RoleplaySession.objects(pk=session.pk).update_one(push_all__conversation_history=history)
     return RoleplaySession.objects.get(pk=session.pk)
+
+
+def append_and_save(session: RoleplaySession) -> None:
+    session.conversation_history.append(ConversationEntry(role="user", text=TEXT))
+    session.save()
 
 
 def bytes_sent(log: CommandLog, action) -> int:
@@ -35,14 +40,10 @@ def main() -> None:
         rows = []
         for turns in (10, 1000):
             live = session_with_turns(scenario, turns)
-            via_add_turn = bytes_sent(log, lambda: live.add_turn("user", TEXT))
-            session = session_with_turns(scenario, turns)
-
-            def append_and_save() -> None:
-                session.conversation_history.append(ConversationEntry(role="user", text=TEXT))
-                session.save()
-
-            rows.append((turns, via_add_turn, bytes_sent(log, append_and_save)))
+            via_add_turn = bytes_sent(log, lambda live=live: live.add_turn("user", TEXT))
+            saved = session_with_turns(scenario, turns)
+            via_save = bytes_sent(log, lambda saved=saved: append_and_save(saved))
+            rows.append((turns, via_add_turn, via_save))
         print(f"Bytes sent for one turn ({server}):")
         print(f"{'turns before':>13} {'add_turn':>10} {'append+save()':>14}")
         for turns, add_turn, save in rows:

@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable
 
 from bson import json_util
-from common import CommandLog, real_server
 
 from roleplay_models import (
     SCORE_FIELDS,
@@ -25,6 +24,8 @@ from roleplay_models import (
     populate,
 )
 from roleplay_models.api import api_shape, load_references, populated_dicts
+
+from common import CommandLog, real_server
 
 
 def best_time(action: Callable[[], object], repeats: int = 5) -> float:
@@ -49,7 +50,7 @@ def seed_sessions(count: int, turns: int) -> None:
     RoleplaySession.objects.insert([
         RoleplaySession(session_id=f"session_bench_{i}", scenario=s, character=c,
                         user_id="bench-rep", conversation_history=history)
-        for i, (s, c) in enumerate(zip(scenarios, characters))])
+        for i, (s, c) in enumerate(zip(scenarios, characters, strict=True))])
 
 
 def round_trips(log: CommandLog) -> None:

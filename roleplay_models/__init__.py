@@ -3,7 +3,7 @@
 from .analytics import SCORE_FIELDS, KeyMoment, SessionAnalytics, SessionAnalyticsQuerySet
 from .api import iso_utc
 from .character import Character, CharacterQuerySet
-from .connection import DEFAULT_URI, connect, disconnect
+from .connection import DEFAULT_URI, connect, connect_from_settings, disconnect
 from .errors import (
     ConcurrentModification,
     ConfigurationError,
@@ -71,6 +71,7 @@ __all__ = (
     "TimestampedMixin",
     "TimestampedQuerySet",
     "connect",
+    "connect_from_settings",
     "disconnect",
     "ensure_indexes",
     "iso_utc",

@@ -12,11 +12,11 @@ from mongoengine.fields import EmbeddedDocumentField, ListField, ObjectIdField, 
 
 from .document import RoleplayDocument, RoleplayEmbeddedDocument
 from .errors import SessionNotFinished
+from .fields import NumberField, TextField, UTCDateTimeField, utc_now
 from .filters import as_text
 from .queryset import RoleplayQuerySet
-from .server import server_facts
-from .fields import NumberField, TextField, UTCDateTimeField, utc_now
 from .scenario import Scenario
+from .server import server_facts
 
 if TYPE_CHECKING:
     from .session import RoleplaySession
@@ -83,7 +83,7 @@ def _summarize(groups: Iterable[dict[str, Any]]) -> dict[str, Any]:
         best = overall if best is None else max(best, overall)
         per_scenario[key["scenario"]][0] += n
         per_scenario[key["scenario"]][1] += overall * n
-    by_scenario = [
+    by_scenario: list[dict[str, Any]] = [
         {"scenario_id": str(scenario), "count": n, "average_overall_score": total / n}
         for scenario, (n, total) in per_scenario.items()
     ]

@@ -9,8 +9,7 @@ id string or, when populated, a small dict of the fields its route shows.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterable, Mapping
-from functools import lru_cache
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from bson import DBRef, ObjectId
@@ -125,10 +124,15 @@ class ApiShape:
         return found.get(reference_id(value)) or _id_string(reference_id(value))
 
 
-@lru_cache(maxsize=None)
+_shapes: dict[type, ApiShape] = {}
+
+
 def api_shape(cls: type[BaseDocument]) -> ApiShape:
     """The compiled :class:`ApiShape` of ``cls``."""
-    return ApiShape(cls)
+    shape = _shapes.get(cls)
+    if shape is None:
+        shape = _shapes[cls] = ApiShape(cls)
+    return shape
 
 
 def reference_target(cls: type[BaseDocument], name: str) -> Any:
@@ -141,7 +145,7 @@ def stored_names(cls: type[BaseDocument], names: Iterable[str]) -> list[str]:
 
 
 def load_references(
-    cls: type[BaseDocument], raws: list[Mapping[str, Any]]
+    cls: type[BaseDocument], raws: Sequence[Mapping[str, Any]]
 ) -> dict[str, list[Mapping[str, Any]]]:
     """Fetch what ``raws`` refer to, one query per reference the model populates.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import mongoengine
@@ -12,7 +13,14 @@ from pymongo.errors import ConnectionFailure, InvalidURI, PyMongoError
 
 from .errors import ConfigurationError, ServerUnreachable
 
-__all__ = ("DEFAULT_URI", "EMBEDDED_SCHEME", "connect", "disconnect", "redact_uri")
+__all__ = (
+    "DEFAULT_URI",
+    "EMBEDDED_SCHEME",
+    "connect",
+    "connect_from_settings",
+    "disconnect",
+    "redact_uri",
+)
 
 DEFAULT_URI = "mongodb://localhost:27017/roleplay"
 EMBEDDED_SCHEME = "mongomock://"
@@ -97,6 +105,24 @@ def connect(uri: str | None = None, alias: str = "default", **kwargs: Any) -> An
             f"cannot connect to {redact_uri(uri)}: {redact_uri(str(err))}"
         ) from None
     return client
+
+
+def connect_from_settings(settings: Mapping[str, Any] | None, uri: str | None = None) -> Any:
+    """Connect from a flask-mongoengine-style mapping: ``host`` (a URI), optionally ``db``
+    (replacing the URI's database), ``alias``, and pymongo options; ``uri`` when ``host`` is
+    missing; ``$MONGODB_URI`` when both are."""
+    if settings is None:
+        return connect(uri)
+    if not isinstance(settings, Mapping):
+        raise ConfigurationError("MongoDB settings must be a mapping like {'host': 'mongodb://...'}")
+    options = dict(settings)
+    uri = options.pop("host", None) or uri
+    database = options.pop("db", None)
+    if database:
+        if uri is None:
+            raise ConfigurationError("MongoDB settings name a 'db' but no 'host'")
+        uri = uri.split("?")[0].rstrip("/").rsplit("/", 1)[0] + "/" + database
+    return connect(uri, **options)
 
 
 def disconnect(alias: str = "default") -> None:

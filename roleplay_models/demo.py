@@ -15,11 +15,13 @@ from .tip import RoleplayTip
 __all__ = ("create_demo_data", "print_demo")
 
 DEMO_CONVERSATION = (
-    ("user", "Hi Dana, thanks for taking the call. I'd like to show how we cut month-end close by a week."),
+    ("user", "Hi Dana, thanks for taking the call. "
+             "I'd like to show how we cut month-end close by a week."),
     ("assistant", "You have two minutes. We already bought a tool for that last year."),
     ("user", "Understood. What does month-end look like today with that tool?"),
     ("assistant", "Still nine days, honestly. But the budget is spent."),
-    ("user", "If we could show a five-day close on your data, would a pilot next quarter be worth a look?"),
+    ("user", "If we could show a five-day close on your data, "
+             "would a pilot next quarter be worth a look?"),
     ("assistant", "Send me something concrete and I'll look at it Thursday."),
 )
 
@@ -78,7 +80,8 @@ def create_demo_data(user_id: str = "demo-rep") -> RoleplaySession:
         areas_for_improvement=["Build rapport before the pitch"],
         objections_encountered=["We already have a tool", "The budget is spent"],
         objections_handled_well=["We already have a tool"],
-        key_moments=[KeyMoment(timestamp="01:20", description="Asked about the current close", score_impact=3)],
+        key_moments=[KeyMoment(timestamp="01:20", description="Asked about the current close",
+                               score_impact=3)],
         conversation_flow_analysis="Quick discovery, a clear ask, a soft commitment for Thursday.",
     ).save()
     return session

@@ -11,8 +11,7 @@ from flask.json.provider import DefaultJSONProvider
 from mongoengine import Document
 
 from .api import iso_utc
-from .connection import connect
-from .errors import ConfigurationError
+from .connection import connect_from_settings
 
 __all__ = ("RoleplayJSONProvider", "get_or_404", "init_app")
 
@@ -34,28 +33,11 @@ class RoleplayJSONProvider(DefaultJSONProvider):
         return DefaultJSONProvider.default(value)
 
 
-def _connection_arguments(config: Any) -> tuple[str | None, dict[str, Any]]:
-    settings = config.get("MONGODB_SETTINGS")
-    if settings is None:
-        return config.get("MONGODB_URI"), {}
-    if not isinstance(settings, dict):
-        raise ConfigurationError("MONGODB_SETTINGS must be a dict like {'host': 'mongodb://...'}")
-    settings = dict(settings)
-    uri = settings.pop("host", None) or config.get("MONGODB_URI")
-    database = settings.pop("db", None)
-    if database:
-        if uri is None:
-            raise ConfigurationError("MONGODB_SETTINGS has 'db' but no 'host'")
-        uri = uri.split("?")[0].rstrip("/").rsplit("/", 1)[0] + "/" + database
-    return uri, settings
-
-
 def init_app(app: Flask) -> Any:
     """Connect from ``MONGODB_URI`` or flask-mongoengine-style ``MONGODB_SETTINGS``
     (``host``, ``db``, other keys to pymongo), else ``$MONGODB_URI``; install the JSON
     provider. Returns the client, also kept in ``app.extensions['roleplay_models']``."""
-    uri, options = _connection_arguments(app.config)
-    client = connect(uri, **options)
+    client = connect_from_settings(app.config.get("MONGODB_SETTINGS"), app.config.get("MONGODB_URI"))
     app.json = RoleplayJSONProvider(app)
     app.extensions[EXTENSION] = client
     return client

@@ -27,7 +27,7 @@ class IndexReport:
     refused: list[RefusedIndex] = field(default_factory=list)
 
 
-def ensure_indexes(models: Iterable[type] | None = None) -> IndexReport:
+def ensure_indexes(models: Iterable[Any] | None = None) -> IndexReport:
     """Create every index declared in the models' ``meta``, one at a time.
 
     An index the server refuses (a text index on a server without text

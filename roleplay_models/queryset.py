@@ -40,7 +40,7 @@ def populate(documents: list[Any]) -> list[Any]:
 class RoleplayQuerySet(TimestampedQuerySet):
     """Helpers shared by the five models' QuerySets."""
 
-    def insert(  # type: ignore[override]
+    def insert(
         self, doc_or_docs: Any, load_bulk: bool = True, write_concern: Any = None,
         signal_kwargs: Any = None,
     ) -> Any:

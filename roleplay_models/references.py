@@ -23,7 +23,7 @@ def check_references_exist(documents: Iterable[Any]) -> None:
     New documents have every reference checked; saved ones only the
     references changed since they were loaded.
     """
-    wanted: dict[tuple[str, type], set[Any]] = {}
+    wanted: dict[tuple[str, Any], set[Any]] = {}
     for document in documents:
         is_new = document._created or document.pk is None
         changed = None if is_new else set(document._get_changed_fields())

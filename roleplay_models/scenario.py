@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from mongoengine.fields import BooleanField
-
 from typing import Any, ClassVar
+
+from mongoengine.fields import BooleanField
 
 from .document import RoleplayDocument
 from .fields import TextField

@@ -221,7 +221,7 @@ class RoleplaySession(RoleplayDocument):
 
     def active_seconds(self, at: datetime) -> float:
         """Seconds from ``start_time`` to ``at`` that the session was not paused."""
-        paused = self.paused_seconds or 0
+        paused: float = self.paused_seconds or 0
         if self.status == "paused" and self.paused_at is not None:
             paused += (at - self.paused_at).total_seconds()
         return max(0.0, (at - self.start_time).total_seconds() - paused)

@@ -39,7 +39,8 @@ def _run(command: list[str], cwd: str | None = None) -> str:
     try:
         done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=1200)
     except FileNotFoundError:
-        raise FerretDBUnavailable(f"{command[0]} is not installed; it is needed to build FerretDB") from None
+        raise FerretDBUnavailable(
+            f"{command[0]} is not installed; it is needed to build FerretDB") from None
     if done.returncode != 0:
         raise FerretDBUnavailable(f"{' '.join(command)} failed:\n{done.stderr[-4000:]}")
     return done.stdout

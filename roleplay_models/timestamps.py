@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from mongoengine import ValidationError, signals
 from mongoengine.queryset import QuerySet, transform
@@ -36,6 +36,7 @@ def stamp_on_save(sender: Any, document: Any, **kwargs: Any) -> None:
     """pre_save receiver: stamp a new document, or move ``updated_at`` on a change."""
     if not isinstance(document, TimestampedMixin):
         return
+    document = cast(Any, document)
     now = utc_now()
     if _is_new(document):
         if document.created_at is None:
@@ -103,7 +104,7 @@ class TimestampedQuerySet(QuerySet):
     """A QuerySet whose atomic updates move ``updated_at`` (bulk inserts are stamped by
     :func:`stamp_on_bulk_insert`)."""
 
-    def update(  # type: ignore[override]
+    def update(
         self, upsert: bool = False, multi: bool = True, write_concern: Any = None,
         read_concern: Any = None, full_result: bool = False, array_filters: Any = None,
         **update: Any,
@@ -116,7 +117,7 @@ class TimestampedQuerySet(QuerySet):
             array_filters=array_filters, **update,
         )
 
-    def modify(  # type: ignore[override]
+    def modify(
         self, upsert: bool = False, full_response: bool = False, remove: bool = False,
         new: bool = False, array_filters: Any = None, **update: Any,
     ) -> Any:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from mongoengine import PULL
 from mongoengine.fields import BooleanField, ListField, ReferenceField
-
-from typing import Any, ClassVar
 
 from .document import RoleplayDocument
 from .fields import TextField

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-import builders
 from roleplay_models import RoleplaySession, SessionAnalytics
+
+import builders
 
 flask = pytest.importorskip("flask")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))

@@ -8,7 +8,6 @@ import random
 import pytest
 from pymongo import monitoring
 
-import builders
 import roleplay_models
 from roleplay_models import (
     Character,
@@ -19,6 +18,8 @@ from roleplay_models import (
     SessionAnalytics,
 )
 from roleplay_models.server import server_facts
+
+import builders
 
 
 @pytest.fixture
@@ -223,7 +224,7 @@ def test_a_populated_page_takes_at_most_three_round_trips(round_trips, size):
     Scenario.objects.insert(scenarios)
     characters = Character.objects.insert([builders.character([s]) for s in scenarios])
     RoleplaySession.objects.insert([
-        builders.session(s, character=c) for s, c in zip(scenarios, characters)])
+        builders.session(s, character=c) for s, c in zip(scenarios, characters, strict=True)])
     RoleplayTip.objects.insert([builders.tip(related_scenarios=[s]) for s in scenarios])
     cases = [
         (RoleplaySession, lambda q: [(s.scenario.title, s.character.name) for s in q.populated()]),

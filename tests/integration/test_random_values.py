@@ -9,7 +9,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mongoengine import ValidationError
 
-import builders
 from roleplay_models import (
     MODELS,
     ConversationEntry,
@@ -19,6 +18,8 @@ from roleplay_models import (
     SessionAnalytics,
     SessionMetadata,
 )
+
+import builders
 
 scalars = st.one_of(
     st.none(),

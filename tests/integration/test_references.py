@@ -6,8 +6,9 @@ import pytest
 from bson import ObjectId
 from mongoengine import OperationError, ValidationError
 
+from roleplay_models import Character, RoleplaySession, Scenario
+
 import builders
-from roleplay_models import Character, RoleplaySession, RoleplayTip, Scenario, SessionAnalytics
 
 
 def raw(document):

@@ -7,8 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from mongoengine import NotUniqueError
 
-import builders
 from roleplay_models import InvalidTransition, RoleplaySession, SessionNotActive
+
+import builders
 
 
 def run_together(count, work):
@@ -61,28 +62,34 @@ def test_sixteen_racing_ends_have_one_winner(db):
     assert raw["total_duration"] == copies[winners[0]].total_duration
 
 
+def race_turns_against_end(session):
+    """Three threads add turns while a fourth ends the session after twenty of them."""
+    twenty_turns = threading.Event()
+    stored_turns = []
+
+    def add_turns(thread):
+        mine = RoleplaySession.objects.get(pk=session.pk)
+        while True:
+            try:
+                stored_turns.append(mine.add_turn("user", f"t{thread}"))
+            except SessionNotActive:
+                return
+            if len(stored_turns) >= 20:
+                twenty_turns.set()
+
+    def end_after_twenty_turns():
+        mine = RoleplaySession.objects.get(pk=session.pk)
+        twenty_turns.wait(timeout=30)
+        mine.end()
+
+    results = run_together(4, lambda i: end_after_twenty_turns() if i == 0 else add_turns(i))
+    return results, stored_turns
+
+
 def test_no_turn_is_stored_after_end_time(db):
     for _ in range(5):
         session = started(db)
-        twenty_turns = threading.Event()
-        stored_turns = []
-
-        def add_turns(thread):
-            mine = RoleplaySession.objects.get(pk=session.pk)
-            while True:
-                try:
-                    stored_turns.append(mine.add_turn("user", f"t{thread}"))
-                except SessionNotActive:
-                    return
-                if len(stored_turns) >= 20:
-                    twenty_turns.set()
-
-        def end_after_twenty_turns(_):
-            mine = RoleplaySession.objects.get(pk=session.pk)
-            twenty_turns.wait(timeout=30)
-            mine.end()
-
-        results = run_together(4, lambda i: end_after_twenty_turns(i) if i == 0 else add_turns(i))
+        results, stored_turns = race_turns_against_end(session)
         assert results == [None] * 4
         raw = RoleplaySession._get_collection().find_one({"_id": session.pk})
         assert len(raw["conversation_history"]) == len(stored_turns) >= 20

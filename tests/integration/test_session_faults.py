@@ -8,10 +8,11 @@ import time
 import pytest
 from pymongo.errors import ConnectionFailure
 
-import builders
 import roleplay_models
-from conftest import TEST_DB_PREFIX, start_ferretdb, with_database
 from roleplay_models import RoleplaySession
+
+import builders
+from conftest import TEST_DB_PREFIX, start_ferretdb, with_database
 
 TIMEOUTS_MS = {"serverSelectionTimeoutMS": 1500, "connectTimeoutMS": 1000, "socketTimeoutMS": 2000}
 SLOWEST_CALL_S = 5.0  # selection timeout plus one socket timeout, with slack

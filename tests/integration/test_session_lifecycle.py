@@ -7,7 +7,6 @@ import time
 import pytest
 from mongoengine import NotUniqueError, ValidationError
 
-import builders
 from roleplay_models import (
     ConversationEntry,
     InvalidTransition,
@@ -16,6 +15,8 @@ from roleplay_models import (
     SessionNotActive,
     SessionNotFinished,
 )
+
+import builders
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ import time
 import pytest
 from mongoengine import ValidationError
 
-import builders
 from roleplay_models import RoleplayTip, Scenario
+
+import builders
 
 
 def stored(document):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from mongoengine import NotUniqueError
 
-import builders
 import roleplay_models
 from roleplay_models import RoleplaySession, Scenario, SessionAnalytics
+
+import builders
 from schema_spec import INDEXES, TEXT_INDEX
 
 

@@ -7,11 +7,21 @@ import datetime
 import pytest
 from mongoengine import ValidationError
 
-import builders
 from roleplay_models import ConversationEntry, KeyMoment, RoleplaySession, SessionAnalytics
+
+import builders
 from schema_spec import (
-    BOOKKEEPING, CHOICES, COLLECTIONS, DEFAULTS, NOW, REQUIRED_STRINGS, SCORES, STORED_NAMES, TIMESTAMPS,
-    TRIMMED, TRIMMED_LISTS,
+    BOOKKEEPING,
+    CHOICES,
+    COLLECTIONS,
+    DEFAULTS,
+    NOW,
+    REQUIRED_STRINGS,
+    SCORES,
+    STORED_NAMES,
+    TIMESTAMPS,
+    TRIMMED,
+    TRIMMED_LISTS,
 )
 
 

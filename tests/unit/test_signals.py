@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from mongoengine import signals
 
-import builders
 from roleplay_models import timestamps
+
+import builders
 
 
 def test_the_receivers_are_connected_for_every_sender():

@@ -6,9 +6,10 @@ import random
 
 import pytest
 
-import builders
 from roleplay_models import SCORE_FIELDS, SessionAnalytics
 from roleplay_models.analytics import _as_groups, _summarize, _summary_pipeline
+
+import builders
 
 
 @pytest.mark.parametrize("group_accumulators", [True, False])

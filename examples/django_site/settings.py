@@ -1,0 +1,11 @@
+"""A minimal Django project that uses roleplay_models for its MongoDB data."""
+
+import os
+
+SECRET_KEY = "example-only"
+DEBUG = True
+ALLOWED_HOSTS = ["*"]
+INSTALLED_APPS = ["roleplay_models.django.RoleplayModelsConfig"]
+ROOT_URLCONF = "urls"
+DATABASES = {}
+MONGODB_SETTINGS = {"host": os.environ.get("MONGODB_URI", "mongodb://localhost:27017/roleplay")}
