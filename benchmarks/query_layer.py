@@ -57,13 +57,13 @@ def round_trips(log: CommandLog) -> None:
     print("Round trips for a page of sessions with scenario and character populated:")
     for size in (10, 200):
         with log.recording() as commands:
-            RoleplaySession.objects.newest_first().limit(size).batch_size(size).populated()
+            RoleplaySession.objects.newest_first().limit(size).populated()
         print(f"  {size:>3} rows: {len(commands)} ({', '.join(name for name, _ in commands)})")
 
 
 def serialization() -> None:
     """Time turning one fetched page into JSON, then the same with the fetch included."""
-    page = RoleplaySession.objects.newest_first().limit(50).batch_size(50)
+    page = RoleplaySession.objects.newest_first().limit(50)
     raws = list(page.clone().as_pymongo())
     found = populated_dicts(RoleplaySession, load_references(RoleplaySession, raws))
     shape = api_shape(RoleplaySession)

@@ -167,8 +167,9 @@ def load_references(
             continue
         projection = {key: 1 for key in stored_names(target, fields)}
         cursor = target._get_collection().find({"_id": {"$in": list(ids)}}, projection)
-        # ids are unique, so this limit closes the cursor after one batch: one round trip
-        loaded[name] = list(cursor.limit(len(ids)).batch_size(len(ids)))
+        # ids are unique, so one batch larger than their number holds every match and the
+        # server closes the cursor in its first reply: one round trip
+        loaded[name] = list(cursor.batch_size(len(ids) + 1))
     return loaded
 
 

@@ -60,14 +60,19 @@ class RoleplayQuerySet(TimestampedQuerySet):
     def newest_first(self) -> RoleplayQuerySet:
         return self.order_by("-created_at", "-id")
 
+    def _one_batch(self) -> RoleplayQuerySet:
+        # A batch one larger than the limit lets the server close the cursor in its first
+        # reply, so no getMore or killCursors follows.
+        return self.batch_size(self._limit + 1) if self._limit else self
+
     def populated(self) -> list[Any]:
         """The matching Documents with their references populated (see :func:`populate`)."""
-        return populate(list(self))
+        return populate(list(self._one_batch()))
 
     def api_dicts(self, populate: bool = True) -> list[dict[str, Any]]:
         """The fast path: API JSON straight from pymongo documents, no Documents built."""
         cls = self._document
-        raws = list(self.as_pymongo())
+        raws = list(self._one_batch().as_pymongo())
         found = populated_dicts(cls, load_references(cls, raws)) if populate else None
         shape = api_shape(cls)
         return [shape.dump(raw, found) for raw in raws]
@@ -75,7 +80,7 @@ class RoleplayQuerySet(TimestampedQuerySet):
     def _page(self, page: Any, limit: Any) -> tuple[RoleplayQuerySet, int, int, int]:
         page, limit = page_bounds(page, limit)
         total = self.count()
-        return self.skip((page - 1) * limit).limit(limit).batch_size(limit), total, page, limit
+        return self.skip((page - 1) * limit).limit(limit), total, page, limit
 
     def paginate(self, page: Any = 1, limit: Any = 20) -> Page[Any]:
         """A page of populated Documents (one count, one find, one query per reference)."""

@@ -100,30 +100,30 @@ def stamp_update(document_cls: type, update: dict[str, Any], upsert: bool) -> An
     return {"__raw__": mongo_update}
 
 
+# Keywords of QuerySet.update / modify that are options, not fields to update. They are
+# passed on only when given, so that older mongoengine versions without some still work.
+UPDATE_OPTIONS = frozenset({"multi", "write_concern", "read_concern", "full_result",
+                            "array_filters"})
+MODIFY_OPTIONS = frozenset({"full_response", "remove", "new", "array_filters"})
+
+
+def _split(keywords: dict[str, Any], options: frozenset[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    chosen = {k: v for k, v in keywords.items() if k in options}
+    return chosen, {k: v for k, v in keywords.items() if k not in options}
+
+
 class TimestampedQuerySet(QuerySet):
     """A QuerySet whose atomic updates move ``updated_at`` (bulk inserts are stamped by
     :func:`stamp_on_bulk_insert`)."""
 
-    def update(
-        self, upsert: bool = False, multi: bool = True, write_concern: Any = None,
-        read_concern: Any = None, full_result: bool = False, array_filters: Any = None,
-        **update: Any,
-    ) -> Any:
+    def update(self, upsert: bool = False, **keywords: Any) -> Any:
+        options, update = _split(keywords, UPDATE_OPTIONS)
         if update:
             update = stamp_update(self._document, update, upsert)
-        return super().update(
-            upsert=upsert, multi=multi, write_concern=write_concern,
-            read_concern=read_concern, full_result=full_result,
-            array_filters=array_filters, **update,
-        )
+        return super().update(upsert=upsert, **options, **update)
 
-    def modify(
-        self, upsert: bool = False, full_response: bool = False, remove: bool = False,
-        new: bool = False, array_filters: Any = None, **update: Any,
-    ) -> Any:
-        if update and not remove:
+    def modify(self, upsert: bool = False, **keywords: Any) -> Any:
+        options, update = _split(keywords, MODIFY_OPTIONS)
+        if update and not options.get("remove"):
             update = stamp_update(self._document, update, upsert)
-        return super().modify(
-            upsert=upsert, full_response=full_response, remove=remove, new=new,
-            array_filters=array_filters, **update,
-        )
+        return super().modify(upsert=upsert, **options, **update)

@@ -234,7 +234,7 @@ def test_a_populated_page_takes_at_most_three_round_trips(round_trips, size):
     ]
     for model, use in cases:
         round_trips.names.clear()
-        shown = use(model.objects.newest_first().limit(size).batch_size(size))
+        shown = use(model.objects.newest_first().limit(size))
         assert len(shown) == size
         assert len(round_trips.names) <= 3, (model.__name__, round_trips.names)
     round_trips.names.clear()
