@@ -19,7 +19,16 @@ from mongoengine.fields import EmbeddedDocumentField, ListField, ObjectIdField, 
 from .fields import UTCDateTimeField
 from .timestamps import CREATED, UPDATED
 
-__all__ = ("ApiShape", "api_shape", "iso_utc", "load_references", "populated_dicts", "reference_id")
+__all__ = (
+    "ApiShape",
+    "api_shape",
+    "element_field",
+    "iso_utc",
+    "load_references",
+    "populated_dicts",
+    "reference_dict",
+    "reference_id",
+)
 
 OUTPUT_KEYS = {"_id": "id", CREATED: "created_at", UPDATED: "updated_at"}
 Populated = Mapping[str, Mapping[ObjectId, dict[str, Any]]]
@@ -48,6 +57,11 @@ def _datetime(value: Any) -> Any:
     return iso_utc(value) if isinstance(value, datetime.datetime) else value
 
 
+def element_field(field: Any) -> Any:
+    """The field of a list's entries, or the field itself when it is not a list."""
+    return field.field if isinstance(field, ListField) else field
+
+
 def reference_id(value: Any) -> Any:
     """The id a reference holds, whether an ObjectId, a DBRef or a Document."""
     if isinstance(value, DBRef):
@@ -71,7 +85,7 @@ class ApiShape:
             stored = field.db_field
             missing = [] if isinstance(field, ListField) else (
                 None if callable(field.default) else field.default)
-            target = field.field if isinstance(field, ListField) else field
+            target = element_field(field)
             if isinstance(target, ReferenceField):
                 self.references[stored] = name
                 convert: Callable[[Any], Any] = _identity  # resolved in dump()
@@ -136,8 +150,7 @@ def api_shape(cls: type[BaseDocument]) -> ApiShape:
 
 
 def reference_target(cls: type[BaseDocument], name: str) -> Any:
-    field = cls._fields[name]
-    return (field.field if isinstance(field, ListField) else field).document_type
+    return element_field(cls._fields[name]).document_type
 
 
 def stored_names(cls: type[BaseDocument], names: Iterable[str]) -> list[str]:
@@ -173,14 +186,16 @@ def load_references(
     return loaded
 
 
+def reference_dict(cls: type[BaseDocument], name: str, stored: Mapping[str, Any]) -> dict[str, Any]:
+    """The small API dict of a document that reference ``name`` of ``cls`` points at."""
+    target = reference_target(cls, name)
+    only = stored_names(target, cls.api_references[name])
+    return api_shape(target).dump(stored, only=only)
+
+
 def populated_dicts(
     cls: type[BaseDocument], loaded: Mapping[str, list[Mapping[str, Any]]]
 ) -> dict[str, dict[ObjectId, dict[str, Any]]]:
     """The small API dicts of referenced documents, by attribute and id."""
-    result: dict[str, dict[ObjectId, dict[str, Any]]] = {}
-    for name, rows in loaded.items():
-        target = reference_target(cls, name)
-        only = stored_names(target, cls.api_references[name])
-        shape = api_shape(target)
-        result[name] = {row["_id"]: shape.dump(row, only=only) for row in rows}
-    return result
+    return {name: {row["_id"]: reference_dict(cls, name, row) for row in rows}
+            for name, rows in loaded.items()}

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from bson import ObjectId
 from mongoengine import Document, EmbeddedDocument
 
-from .api import api_shape, stored_names
+from .api import api_shape, reference_dict
 from .queryset import RoleplayQuerySet
 from .references import check_references_exist
 from .timestamps import TimestampedMixin
@@ -67,13 +67,12 @@ class RoleplayDocument(KeepsUnknownFields, TimestampedMixin, Document):
     def to_api_dict(self) -> dict[str, Any]:
         """This document as the frontend's JSON; populated references become small dicts."""
         populated: dict[str, dict[ObjectId, dict[str, Any]]] = {}
-        for name, fields in self.api_references.items():
+        for name in self.api_references:
             value = self._data.get(name)
             for item in value if isinstance(value, list) else [value]:
                 if isinstance(item, Document):
-                    only = stored_names(type(item), fields)
-                    populated.setdefault(name, {})[item.pk] = api_shape(type(item)).dump(
-                        item.to_mongo(), only=only)
+                    populated.setdefault(name, {})[item.pk] = reference_dict(
+                        type(self), name, item.to_mongo())
         return api_shape(type(self)).dump(self.to_mongo(), populated)
 
     def __repr__(self) -> str:

@@ -6,9 +6,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from mongoengine import ValidationError
-from mongoengine.fields import ListField, ReferenceField
+from mongoengine.fields import ReferenceField
 
-from .api import reference_id
+from .api import element_field, reference_id
+from .timestamps import is_new
 
 __all__ = ("check_references_exist",)
 
@@ -25,12 +26,11 @@ def check_references_exist(documents: Iterable[Any]) -> None:
     """
     wanted: dict[tuple[str, Any], set[Any]] = {}
     for document in documents:
-        is_new = document._created or document.pk is None
-        changed = None if is_new else set(document._get_changed_fields())
+        changed = None if is_new(document) else set(document._get_changed_fields())
         for name, field in document._fields.items():
             if changed is not None and not _was_changed(field.db_field, changed):
                 continue
-            target = field.field if isinstance(field, ListField) else field
+            target = element_field(field)
             if not isinstance(target, ReferenceField):
                 continue
             value = document._data.get(name)

@@ -45,7 +45,10 @@ def _ask(client: Any) -> ServerFacts:
 
 
 def server_facts(client: Any) -> ServerFacts:
-    """The facts for ``client`` (a pymongo or mongomock client)."""
+    """The facts for ``client`` (a pymongo or mongomock client); asked once, then remembered."""
+    facts = _facts.get(client)
+    if facts is not None:  # every add_turn comes here: no lock once the client is known
+        return facts
     with _facts_lock:
         facts = _facts.get(client)
         if facts is None:

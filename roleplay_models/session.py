@@ -219,12 +219,16 @@ class RoleplaySession(RoleplayDocument):
 
         return SessionAnalytics.objects(session_id=self.session_id).first()
 
-    def active_seconds(self, at: datetime) -> float:
-        """Seconds from ``start_time`` to ``at`` that the session was not paused."""
+    def paused_seconds_at(self, at: datetime) -> float:
+        """Seconds the session has been paused by ``at``, counting a pause still open."""
         paused: float = self.paused_seconds or 0
         if self.status == "paused" and self.paused_at is not None:
             paused += (at - self.paused_at).total_seconds()
-        return max(0.0, (at - self.start_time).total_seconds() - paused)
+        return max(0.0, paused)
+
+    def active_seconds(self, at: datetime) -> float:
+        """Seconds from ``start_time`` to ``at`` that the session was not paused."""
+        return max(0.0, (at - self.start_time).total_seconds() - self.paused_seconds_at(at))
 
     def _transition(self, target: str) -> None:
         allowed_from = TRANSITIONS[target]
@@ -260,17 +264,16 @@ class RoleplaySession(RoleplayDocument):
     def _transition_changes(self, target: str, now: datetime) -> dict[str, Any]:
         if target == "paused":
             return {"status": target, "paused_at": now}
+        closed_pause = {"paused_at": None, "paused_seconds": self.paused_seconds_at(now)}
         if target == "active":
-            paused = (self.paused_seconds or 0) + (now - self.paused_at).total_seconds()
-            return {"status": target, "paused_at": None, "paused_seconds": max(0.0, paused)}
+            return {"status": target, **closed_pause}
         changes: dict[str, Any] = {
             "status": target,
             "end_time": now,
             "total_duration": int(self.active_seconds(now)),
         }
         if self.status == "paused":
-            paused = (self.paused_seconds or 0) + (now - self.paused_at).total_seconds()
-            changes.update(paused_at=None, paused_seconds=max(0.0, paused))
+            changes.update(closed_pause)
         return changes
 
     def _require_pk(self) -> ObjectId:

@@ -9,7 +9,7 @@ from mongoengine.queryset import QuerySet, transform
 
 from .fields import UTCDateTimeField, utc_now
 
-__all__ = ("TimestampedMixin", "TimestampedQuerySet")
+__all__ = ("TimestampedMixin", "TimestampedQuerySet", "is_new")
 
 CREATED = "createdAt"
 UPDATED = "updatedAt"
@@ -28,7 +28,8 @@ class TimestampedMixin:
     updated_at = UTCDateTimeField(db_field=UPDATED)
 
 
-def _is_new(document: Any) -> bool:
+def is_new(document: Any) -> bool:
+    """True for a document that save() would insert rather than update."""
     return document.pk is None or document._created
 
 
@@ -38,7 +39,7 @@ def stamp_on_save(sender: Any, document: Any, **kwargs: Any) -> None:
         return
     document = cast(Any, document)
     now = utc_now()
-    if _is_new(document):
+    if is_new(document):
         if document.created_at is None:
             document.created_at = now
         if document.updated_at is None:

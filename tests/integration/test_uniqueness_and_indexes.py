@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from bson.binary import UuidRepresentation
 from mongoengine import NotUniqueError
 
 import roleplay_models
@@ -35,6 +36,12 @@ def test_ensure_indexes_reports_the_text_index_created_or_refused_and_creates_th
     assert refused_keys in ([], [text_keys])
     assert len(report.created) == declared + (0 if refused_keys else 1)
     assert all(r.reason for r in report.refused)
+
+
+def test_the_connection_is_tz_aware_with_standard_uuids(db):
+    options = db.client.codec_options
+    assert options.tz_aware is True
+    assert options.uuid_representation == UuidRepresentation.STANDARD
 
 
 def test_scenario_id_is_unique(db):
