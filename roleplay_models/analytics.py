@@ -12,7 +12,7 @@ from mongoengine.fields import EmbeddedDocumentField, ListField, ObjectIdField, 
 
 from .document import RoleplayDocument, RoleplayEmbeddedDocument
 from .errors import SessionNotFinished
-from .fields import NumberField, TextField, UTCDateTimeField, utc_now
+from .fields import NumberField, TextField, TrimmedTextListField, UTCDateTimeField, utc_now
 from .filters import as_text
 from .queryset import RoleplayQuerySet
 from .scenario import Scenario
@@ -124,8 +124,8 @@ def _score() -> NumberField:
     return NumberField(required=True, min_value=1, max_value=10)
 
 
-def _findings() -> ListField:
-    return ListField(TextField(trim=True))
+def _findings() -> TrimmedTextListField:
+    return TrimmedTextListField()
 
 
 class KeyMoment(RoleplayEmbeddedDocument):

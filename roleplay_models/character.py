@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from mongoengine import PULL
-from mongoengine.fields import BooleanField, ListField, ReferenceField
+from mongoengine.fields import ListField, ReferenceField
 
 from .document import RoleplayDocument
-from .fields import TextField
+from .fields import StrictBooleanField, TextField, TrimmedTextListField
 from .filters import as_text, contains_regex
 from .queryset import RoleplayQuerySet
 from .scenario import Scenario
@@ -40,12 +40,12 @@ class Character(RoleplayDocument):
     role = TextField(required=True, trim=True)
     personality = TextField(required=True)
     background = TextField(required=True)
-    objections = ListField(TextField(trim=True))
-    voice_id = TextField(default=None)
+    objections = TrimmedTextListField()
+    voice_id = TextField(default=None, null=True)
     scenarios = ListField(
         ReferenceField(Scenario, reverse_delete_rule=PULL), db_field="scenario_ids"
     )
-    is_active = BooleanField(default=True)
+    is_active = StrictBooleanField(default=True)
     created_by = TextField(default="system")
 
     meta = {

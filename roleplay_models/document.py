@@ -6,8 +6,10 @@ from typing import Any, ClassVar
 
 from bson import ObjectId
 from mongoengine import Document, EmbeddedDocument
+from mongoengine.fields import EmbeddedDocumentField
 
 from .api import api_shape, reference_dict
+from .fields import loading_from_database
 from .queryset import RoleplayQuerySet
 from .references import check_references_exist
 from .timestamps import TimestampedMixin
@@ -33,13 +35,41 @@ class KeepsUnknownFields:
         return son
 
 
+class StoresLikeMongoose:
+    """Writes what mongoose writes: ``null`` for a field declared ``null=True`` (the schema's
+    ``default: null``), also when a save sets it back to None, and no key for an embedded
+    document with nothing in it (mongoose's ``minimize``)."""
+
+    def to_mongo(self, *args: Any, **kwargs: Any) -> Any:
+        son = super().to_mongo(*args, **kwargs)  # type: ignore[misc]
+        for name in self._minimized_fields():
+            stored = self._fields[name].db_field  # type: ignore[attr-defined]
+            if stored in son and not son[stored]:
+                del son[stored]
+        return son
+
+    @classmethod
+    def _minimized_fields(cls) -> tuple[str, ...]:
+        return tuple(name for name, field in cls._fields.items()  # type: ignore[attr-defined]
+                     if isinstance(field, EmbeddedDocumentField))
+
+    def _delta(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        set_data, unset_data = super()._delta()  # type: ignore[misc]
+        for path in list(unset_data):
+            name = self._reverse_db_field_map.get(path)  # type: ignore[attr-defined]
+            if name is not None and self._fields[name].null:  # type: ignore[attr-defined]
+                del unset_data[path]
+                set_data[path] = None
+        return set_data, unset_data
+
+
 class RoleplayEmbeddedDocument(KeepsUnknownFields, EmbeddedDocument):
     """An embedded document that keeps unmodelled keys."""
 
     meta = {"abstract": True, "strict": False}
 
 
-class RoleplayDocument(KeepsUnknownFields, TimestampedMixin, Document):
+class RoleplayDocument(StoresLikeMongoose, KeepsUnknownFields, TimestampedMixin, Document):
     """Base of the five models: timestamps, unknown keys kept, references checked.
 
     Indexes are not created behind the user's back (``auto_create_index``
@@ -63,6 +93,19 @@ class RoleplayDocument(KeepsUnknownFields, TimestampedMixin, Document):
     objects: ClassVar[RoleplayQuerySet]
     DoesNotExist: ClassVar[type[Exception]]
     MultipleObjectsReturned: ClassVar[type[Exception]]
+
+    @classmethod
+    def _from_son(cls, *args: Any, **kwargs: Any) -> Any:
+        with loading_from_database():  # stored values are kept as they are, untrimmed
+            return super()._from_son(*args, **kwargs)
+
+    def reload(self, *fields: Any, **kwargs: Any) -> Any:
+        with loading_from_database():
+            return super().reload(*fields, **kwargs)
+
+    def modify(self, query: Any = None, **update: Any) -> Any:
+        with loading_from_database():
+            return super().modify(query, **update)
 
     def to_api_dict(self) -> dict[str, Any]:
         """This document as the frontend's JSON; populated references become small dicts."""

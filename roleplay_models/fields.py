@@ -2,17 +2,56 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime
 import math
+from collections.abc import Iterator
 from typing import Any
 
-from mongoengine.base import BaseField
-from mongoengine.fields import DateTimeField, StringField
+from mongoengine.base import BaseField, BaseList
+from mongoengine.base.common import UPDATE_OPERATORS
+from mongoengine.fields import BooleanField, DateTimeField, ListField, StringField
 
-__all__ = ("TextField", "NumberField", "UTCDateTimeField", "utc_now")
+__all__ = (
+    "JS_WHITESPACE",
+    "NumberField",
+    "StrictBooleanField",
+    "TextField",
+    "TrimmedTextListField",
+    "UTCDateTimeField",
+    "js_trim",
+    "loading_from_database",
+    "utc_now",
+)
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
+
+
+# ECMAScript's WhiteSpace and LineTerminator code points: what String.prototype.trim removes.
+# Python's str.strip() differs: it also strips U+001C-U+001F and U+0085, and keeps U+FEFF.
+JS_WHITESPACE = (
+    "\t\n\v\f\r \xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+
+_loading = contextvars.ContextVar("roleplay_models_loading", default=False)
+
+
+@contextlib.contextmanager
+def loading_from_database() -> Iterator[None]:
+    """Mark values set inside as read from the database: they are kept exactly as stored."""
+    token = _loading.set(True)
+    try:
+        yield
+    finally:
+        _loading.reset(token)
+
+
+def js_trim(value: Any) -> Any:
+    """``value.trim()`` as JavaScript computes it, for a string; anything else unchanged."""
+    return value.strip(JS_WHITESPACE) if isinstance(value, str) else value
 
 
 def utc_now() -> datetime.datetime:
@@ -24,10 +63,12 @@ def utc_now() -> datetime.datetime:
 class TextField(StringField):
     """A string field with mongoose's ``trim`` and a stricter ``required``.
 
-    ``trim=True`` strips surrounding whitespace on assignment and on storage.
-    ``required=True`` refuses None, ``""`` and whitespace-only strings.
-    Choices are checked after the type, so an unhashable value is a
-    ValidationError, and also in atomic updates (``set__status=...``).
+    ``trim=True`` applies JavaScript's ``trim()`` to what the program sets (in
+    the constructor, by assignment, in ``set__`` updates), never to what is
+    read from the database. ``required=True`` refuses None, ``""`` and
+    strings that JavaScript's ``trim()`` empties. Choices are checked after
+    the type, so an unhashable value is a ValidationError, and also in
+    atomic updates (``set__status=...``).
     """
 
     def __init__(self, trim: bool = False, **kwargs: Any) -> None:
@@ -38,15 +79,20 @@ class TextField(StringField):
         super().__set__(instance, self._trimmed(value))
 
     def _trimmed(self, value: Any) -> Any:
-        if self.trim and isinstance(value, str):
-            return value.strip()
+        if self.trim and not _loading.get():
+            return js_trim(value)
         return value
 
     def to_python(self, value: Any) -> Any:
-        return self._trimmed(super().to_python(value))
+        return self._trimmed(value)
 
     def to_mongo(self, value: Any) -> Any:
-        return self._trimmed(value)
+        return value
+
+    def prepare_query_value(self, op: str, value: Any) -> Any:
+        if op in UPDATE_OPERATORS and self.trim:  # an update's value always comes from the program
+            value = js_trim(value)
+        return super().prepare_query_value(op, value)
 
     def _validate_choices(self, value: Any) -> None:
         # Checked in validate(), after the type, so that a dict or a list
@@ -59,7 +105,7 @@ class TextField(StringField):
             value.encode("utf-8")
         except UnicodeEncodeError:
             self.error("String value is not valid UTF-8 text")
-        if self.required and not value.strip():
+        if self.required and not js_trim(value):
             self.error("Field is required and cannot be blank")
         if self.choices and value not in self.choices:
             self.error("Value must be one of %s" % (tuple(self.choices),))
@@ -134,3 +180,60 @@ class UTCDateTimeField(DateTimeField):
             self.error("Date field only accepts datetime values")
         if self._as_utc(value).utcoffset():
             self.error("Date is outside the range a UTC datetime can hold")
+
+
+class StrictBooleanField(BooleanField):
+    """A mongoose ``Boolean`` that holds only ``True`` or ``False``.
+
+    mongoengine's BooleanField calls ``bool()`` on what it is given, so
+    ``"false"`` becomes True; here any value that is not a bool is refused
+    by ``validate()`` (and so by save) and in atomic updates and filters.
+    """
+
+    def to_python(self, value: Any) -> Any:
+        return value
+
+    def prepare_query_value(self, op: str, value: Any) -> Any:
+        if value is not None and not isinstance(value, bool):
+            self.error(f"{self.name} only accepts True or False, not {type(value).__name__}")
+        return value
+
+
+class TrimmedList(BaseList):
+    """The list of a :class:`TrimmedTextListField`: strings added to it are trimmed."""
+
+    def append(self, value: Any) -> None:
+        super().append(js_trim(value))
+
+    def extend(self, values: Any) -> None:
+        super().extend([js_trim(v) for v in values])
+
+    def insert(self, index: Any, value: Any) -> None:
+        super().insert(index, js_trim(value))
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        trimmed = [js_trim(v) for v in value] if isinstance(key, slice) else js_trim(value)
+        super().__setitem__(key, trimmed)
+
+    def __iadd__(self, other: Any) -> Any:
+        return super().__iadd__([js_trim(v) for v in other])
+
+
+class TrimmedTextListField(ListField):
+    """A list of strings, each trimmed like ``TextField(trim=True)`` when the program adds it
+    (assignment, constructor, append, extend, insert, item assignment); stored strings are
+    left as they are."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(TextField(trim=True), **kwargs)
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        if isinstance(value, (list, tuple)) and not _loading.get():
+            value = [js_trim(v) for v in value]
+        super().__set__(instance, value)
+
+    def __get__(self, instance: Any, owner: Any) -> Any:
+        value = super().__get__(instance, owner)
+        if isinstance(value, BaseList) and not isinstance(value, TrimmedList):
+            value = instance._data[self.name] = TrimmedList(list(value), instance, self.name)
+        return value

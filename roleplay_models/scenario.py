@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from mongoengine.fields import BooleanField
-
 from .document import RoleplayDocument
-from .fields import TextField
+from .fields import StrictBooleanField, TextField
 from .filters import as_text, contains_regex
 from .queryset import RoleplayQuerySet
 from .server import server_facts
@@ -44,7 +42,7 @@ class Scenario(RoleplayDocument):
     title = TextField(required=True, trim=True)
     description = TextField(required=True)
     llm_prompt = TextField(required=True, db_field="llmPrompt")
-    is_active = BooleanField(default=True)
+    is_active = StrictBooleanField(default=True)
     created_by = TextField(default="system")
 
     meta = {

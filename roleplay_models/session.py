@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from bson import ObjectId
 from mongoengine import DENY, ValidationError
 from mongoengine.fields import (
-    BooleanField,
     EmbeddedDocumentField,
     ListField,
     ObjectIdField,
@@ -20,7 +19,7 @@ from mongoengine.fields import (
 from .character import Character
 from .document import RoleplayDocument, RoleplayEmbeddedDocument
 from .errors import ConcurrentModification, InvalidTransition, SessionNotActive
-from .fields import NumberField, TextField, UTCDateTimeField, utc_now
+from .fields import NumberField, StrictBooleanField, TextField, UTCDateTimeField, utc_now
 from .filters import as_choice, as_text
 from .locks import document_write_lock
 from .queryset import RoleplayQuerySet
@@ -103,15 +102,15 @@ class RoleplaySession(RoleplayDocument):
         Scenario, required=True, db_field="scenario_id", reverse_delete_rule=DENY
     )
     character = ReferenceField(
-        Character, default=None, db_field="character_id", reverse_delete_rule=DENY
+        Character, default=None, null=True, db_field="character_id", reverse_delete_rule=DENY
     )
     user_id = TextField(required=True)
     status = TextField(choices=SESSION_STATUSES, default="active")
     start_time = UTCDateTimeField(default=utc_now)
-    end_time = UTCDateTimeField(default=None)
+    end_time = UTCDateTimeField(default=None, null=True)
     total_duration = NumberField(min_value=0, default=0)
     conversation_history = ListField(EmbeddedDocumentField(ConversationEntry))
-    voice_enabled = BooleanField(default=False)
+    voice_enabled = StrictBooleanField(default=False)
     metadata = EmbeddedDocumentField(SessionMetadata, default=SessionMetadata)
     # Bookkeeping for pause-aware durations, kept beside the mongoose fields.
     paused_at = UTCDateTimeField(default=None)
@@ -172,10 +171,9 @@ class RoleplaySession(RoleplayDocument):
         Raises ValidationError for a bad turn and :class:`SessionNotActive`
         when the session is paused, ended or completed; neither writes.
         """
-        entry = ConversationEntry(role=role, text=text, audio_duration=audio_duration)
-        entry.validate()
         now = utc_now()
-        entry.timestamp = now
+        entry = ConversationEntry(role=role, text=text, audio_duration=audio_duration, timestamp=now)
+        entry.validate()
         collection = self._get_collection()
         with document_write_lock(collection, self._require_pk()):
             result = collection.update_one(
@@ -249,10 +247,9 @@ class RoleplaySession(RoleplayDocument):
             if target in FINAL_STATUSES:
                 # No turn may be stored after end_time, even one pushed a moment ago.
                 query["$or"] = [{"last_turn_at": None}, {"last_turn_at": {"$lte": now}}]
-            stored = {self._fields[name].db_field: value for name, value in changes.items()}
             collection = self._get_collection()
             with document_write_lock(collection, self.pk):
-                result = collection.update_one(query, {"$set": {**stored, UPDATED: now}})
+                result = collection.update_one(query, self._stored_changes(changes, now))
             if result.matched_count == 1:
                 self._set_clean(updated_at=now, **changes)
                 return
@@ -260,6 +257,19 @@ class RoleplaySession(RoleplayDocument):
         raise ConcurrentModification(
             f"session {self.session_id} changed {MAX_TRANSITION_ATTEMPTS} times during {target}"
         )
+
+    def _stored_changes(self, changes: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """The update storing ``changes`` as save() would: None is null only where the
+        schema says so, and otherwise no key."""
+        sets: dict[str, Any] = {UPDATED: now}
+        unsets: dict[str, Any] = {}
+        for name, value in changes.items():
+            field = self._fields[name]
+            if value is None and not field.null:
+                unsets[field.db_field] = ""
+            else:
+                sets[field.db_field] = value
+        return {"$set": sets, "$unset": unsets} if unsets else {"$set": sets}
 
     def _transition_changes(self, target: str, now: datetime) -> dict[str, Any]:
         if target == "paused":

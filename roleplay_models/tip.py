@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from mongoengine import PULL
-from mongoengine.fields import BooleanField, ListField, ReferenceField
+from mongoengine.fields import ListField, ReferenceField
 
 from .document import RoleplayDocument
-from .fields import TextField
+from .fields import StrictBooleanField, TextField, TrimmedTextListField
 from .filters import as_bool, as_choice, as_positive_int, as_text
 from .pagination import MAX_LIMIT
 from .queryset import RoleplayQuerySet
@@ -63,16 +63,16 @@ class RoleplayTipQuerySet(RoleplayQuerySet):
 class RoleplayTip(RoleplayDocument):
     """A coaching tip; deleting a Scenario removes it from ``related_scenarios``."""
 
-    session_id = TextField(default=None)
+    session_id = TextField(default=None, null=True)
     category = TextField(required=True, choices=TIP_CATEGORIES)
     title = TextField(required=True, trim=True)
     content = TextField(required=True)
-    techniques = ListField(TextField(trim=True))
-    practice_scenarios = ListField(TextField(trim=True))
+    techniques = TrimmedTextListField()
+    practice_scenarios = TrimmedTextListField()
     related_scenarios = ListField(ReferenceField(Scenario, reverse_delete_rule=PULL))
     difficulty_level = TextField(required=True, choices=DIFFICULTY_LEVELS)
-    is_featured = BooleanField(default=False)
-    is_active = BooleanField(default=True)
+    is_featured = StrictBooleanField(default=False)
+    is_active = StrictBooleanField(default=True)
     created_by = TextField(default="system")
 
     meta = {
