@@ -7,6 +7,7 @@ from .connection import DEFAULT_URI, connect, connect_from_settings, disconnect
 from .errors import (
     ConcurrentModification,
     ConfigurationError,
+    IndexRefusedWarning,
     InvalidFilter,
     InvalidTransition,
     ServerUnreachable,
@@ -38,6 +39,7 @@ __all__ = (
     "CharacterQuerySet",
     "ConcurrentModification",
     "ConfigurationError",
+    "IndexRefusedWarning",
     "ConversationEntry",
     "DEFAULT_URI",
     "DIFFICULTY_LEVELS",

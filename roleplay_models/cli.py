@@ -6,6 +6,7 @@ import argparse
 import code
 import json
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,7 +15,7 @@ from mongoengine.errors import MongoEngineException
 from pymongo.errors import PyMongoError
 
 from .connection import connect, redact_uri
-from .errors import ConfigurationError, ServerUnreachable
+from .errors import ConfigurationError, IndexRefusedWarning, ServerUnreachable
 from .indexes import ensure_indexes
 from .models import MODELS
 from .server import server_facts
@@ -28,10 +29,12 @@ def _demo(args: argparse.Namespace) -> int:
     from .demo import create_demo_data, print_demo
 
     uri = args.uri or EMBEDDED_DEMO_URI
-    connect(uri)
+    with warnings.catch_warnings():
+        # The embedded backend has no text search; search() matches words there instead.
+        warnings.simplefilter("ignore", IndexRefusedWarning)
+        connect(uri)
     if any(model.objects.limit(1).count(with_limit_and_skip=True) for model in MODELS):
         raise ConfigurationError(f"the demo needs an empty database; {redact_uri(uri)} has data")
-    ensure_indexes()
     print(f"Demo data in {redact_uri(uri)}\n")
     print_demo(create_demo_data(), sys.stdout)
     return 0
@@ -50,7 +53,7 @@ def _seed(args: argparse.Namespace) -> int:
 
 
 def _ensure_indexes(args: argparse.Namespace) -> int:
-    connect(args.uri)
+    connect(args.uri, ensure_indexes=False)
     report = ensure_indexes()
     for name in report.created:
         print(f"ok       {name}")
@@ -60,13 +63,15 @@ def _ensure_indexes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys(index: Any) -> str:
+    return ", ".join(f"{k}:{v}" for k, v in index)
+
+
 def _declared_vs_existing(model: Any) -> tuple[list[str], list[str]]:
-    declared = {tuple(spec["fields"]) for spec in model._meta.get("index_specs", [])}
-    existing = {tuple(info["key"].items()) for info in model._get_collection().list_indexes()
-                if info["name"] != "_id_"}
-    missing = [", ".join(f"{k}:{v}" for k, v in keys) for keys in sorted(declared - existing)]
-    extra = [", ".join(f"{k}:{v}" for k, v in keys) for keys in sorted(existing - declared)]
-    return missing, extra
+    """Missing and extra indexes as mongoengine's ``compare_indexes()`` finds them (it
+    reads a text index stored as ``_fts``/``_ftsx`` as the fields it covers)."""
+    found = model.compare_indexes()
+    return [_keys(index) for index in found["missing"]], [_keys(index) for index in found["extra"]]
 
 
 def _invalid_documents(model: Any) -> int:
@@ -80,7 +85,7 @@ def _invalid_documents(model: Any) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    facts = server_facts(connect(args.uri))
+    facts = server_facts(connect(args.uri, ensure_indexes=False))
     print(f"server: reachable ({facts.name})")
     problems = 0
     for model in MODELS:
@@ -93,6 +98,11 @@ def _check(args: argparse.Namespace) -> int:
         for keys in missing:
             note = " (this server has no text search)" if keys in unsupported else ""
             print(f"  missing index ({keys}){note}")
+        if not facts.text_search:
+            for index in model.list_indexes():
+                if ":text" in _keys(index) and _keys(index) not in missing:
+                    print(f"  text index ({_keys(index)}) is not used: this server runs no "
+                          "$text query, so search() matches words instead")
         for keys in extra:
             print(f"  extra index ({keys})")
         problems += invalid + len(missing) - len(unsupported)
@@ -130,17 +140,22 @@ def _shell(args: argparse.Namespace) -> int:
     return 0
 
 
+URI_HELP = "MongoDB URI naming a database (default: $MONGODB_URI, else " \
+           "mongodb://localhost:27017/roleplay)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--uri", help="MongoDB URI naming a database (default: $MONGODB_URI, "
-                                      "else mongodb://localhost:27017/roleplay)")
     parser = argparse.ArgumentParser(
-        prog="roleplay-models", description="Manage the sales-roleplay MongoDB data.",
-        parents=[common])
+        prog="roleplay-models", description="Manage the sales-roleplay MongoDB data.")
+    parser.add_argument("--uri", help=URI_HELP)
+    # A subcommand's --uri has no default of its own, so that one given before the
+    # subcommand is not overwritten by it: --uri means the same before or after.
+    after_command = argparse.ArgumentParser(add_help=False)
+    after_command.add_argument("--uri", default=argparse.SUPPRESS, help=URI_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, run: Any, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, parents=[common])
+        sub = commands.add_parser(name, help=help_text, parents=[after_command])
         sub.set_defaults(run=run)
         return sub
 

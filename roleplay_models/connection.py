@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+import warnings
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qsl, quote, unquote_plus, urlsplit, urlunsplit
 
 import mongoengine
+from mongoengine.connection import DEFAULT_CONNECTION_NAME
 from pymongo import uri_parser
 from pymongo.errors import ConnectionFailure, InvalidURI, PyMongoError
 
-from .errors import ConfigurationError, ServerUnreachable
+from .errors import ConfigurationError, IndexRefusedWarning, ServerUnreachable
 
 __all__ = (
     "DEFAULT_URI",
@@ -20,10 +24,12 @@ __all__ = (
     "connect_from_settings",
     "disconnect",
     "redact_uri",
+    "with_database",
 )
 
 DEFAULT_URI = "mongodb://localhost:27017/roleplay"
 EMBEDDED_SCHEME = "mongomock://"
+SRV_SCHEME = "mongodb+srv://"
 DEFAULT_TIMEOUTS_MS = {
     "serverSelectionTimeoutMS": 5000,
     "connectTimeoutMS": 5000,
@@ -44,16 +50,34 @@ def _first_reason(err: Exception) -> str:
     return text.split(" (configured timeouts")[0].split(", Timeout:")[0]
 
 
+def with_database(uri: str, database: str) -> str:
+    """``uri`` naming ``database`` instead of its own, every host and option kept."""
+    parts = urlsplit(uri)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + quote(database, safe=""), parts.query,
+                       parts.fragment))
+
+
+def _uri_option_names(uri: str) -> set[str]:
+    """The option names in ``uri``'s query string, lowercased (pymongo ignores their case)."""
+    return {name.lower() for name, _ in parse_qsl(urlsplit(uri).query, keep_blank_values=True)}
+
+
 def _database_name(uri: str) -> str:
-    try:
-        parsed = uri_parser.parse_uri(uri, validate=True, warn=False)
-    except (InvalidURI, PyMongoError, ValueError) as err:
-        raise ConfigurationError(f"invalid MongoDB URI {redact_uri(uri)!r}: {err}") from None
-    if not parsed["database"]:
+    if uri.startswith(SRV_SCHEME):
+        # parse_uri would resolve the SRV record here; the client does that when it connects.
+        if not urlsplit(uri).hostname:
+            raise ConfigurationError(f"invalid MongoDB URI {redact_uri(uri)!r}: no host")
+        database = unquote_plus(urlsplit(uri).path.lstrip("/"))
+    else:
+        try:
+            database = uri_parser.parse_uri(uri, validate=True, warn=False)["database"]
+        except (InvalidURI, PyMongoError, ValueError) as err:
+            raise ConfigurationError(f"invalid MongoDB URI {redact_uri(uri)!r}: {err}") from None
+    if not database:
         raise ConfigurationError(
             f"MongoDB URI {redact_uri(uri)!r} names no database; add one, e.g. .../roleplay"
         )
-    return parsed["database"]
+    return database
 
 
 def _connect_embedded(uri: str, alias: str) -> Any:
@@ -74,23 +98,40 @@ def _connect_embedded(uri: str, alias: str) -> Any:
     )
 
 
-def connect(uri: str | None = None, alias: str = "default", **kwargs: Any) -> Any:
+def connect(
+    uri: str | None = None, alias: str = "default", ensure_indexes: bool = True, **kwargs: Any
+) -> Any:
     """Connect the models and return the pymongo (or mongomock) client.
 
     ``uri`` defaults to ``$MONGODB_URI``, else :data:`DEFAULT_URI`, and must
-    name a database. ``mongomock://localhost/<db>`` selects the in-process
-    backend (the ``embedded`` extra); nothing else ever does. The server is
-    pinged before returning: an unreachable one raises
-    :class:`ServerUnreachable` within ``serverSelectionTimeoutMS`` (5 s by
-    default). Extra keyword arguments go to ``pymongo.MongoClient``. An
-    existing connection under the same alias is replaced.
+    name a database; ``mongodb+srv://`` is accepted. ``mongomock://localhost/<db>``
+    selects the in-process backend (the ``embedded`` extra); nothing else
+    ever does. The server is pinged before returning: an unreachable one
+    raises :class:`ServerUnreachable` within ``serverSelectionTimeoutMS``
+    (5 s unless the URI or a keyword says otherwise). Extra keyword arguments
+    go to ``pymongo.MongoClient`` and, like the URI's options, win over the
+    package's defaults. With ``ensure_indexes`` (the default), the declared
+    indexes that are missing are created, once per database and process, so
+    unique ids hold from the first write; a deployment that manages its own
+    indexes passes False. An existing connection under the same alias is
+    replaced.
     """
     uri = uri or os.environ.get("MONGODB_URI") or DEFAULT_URI
     disconnect(alias)
     if uri.startswith(EMBEDDED_SCHEME):
-        return _connect_embedded(uri, alias)
+        client = _connect_embedded(uri, alias)
+    else:
+        client = _connect_server(uri, alias, kwargs)
+    if ensure_indexes and alias == DEFAULT_CONNECTION_NAME:
+        _ensure_indexes_once(uri)
+    return client
+
+
+def _connect_server(uri: str, alias: str, kwargs: dict[str, Any]) -> Any:
     database = _database_name(uri)
-    options = {"tz_aware": True, "uuidRepresentation": "standard", **DEFAULT_TIMEOUTS_MS, **kwargs}
+    in_uri = _uri_option_names(uri)
+    defaults = {k: v for k, v in DEFAULT_TIMEOUTS_MS.items() if k.lower() not in in_uri}
+    options = {"tz_aware": True, "uuidRepresentation": "standard", **defaults, **kwargs}
     try:
         client = mongoengine.connect(db=database, host=uri, alias=alias, **options)
         client.admin.command("ping")
@@ -107,10 +148,31 @@ def connect(uri: str | None = None, alias: str = "default", **kwargs: Any) -> An
     return client
 
 
+_indexed: set[str] = set()
+_indexed_lock = threading.Lock()
+
+
+def _ensure_indexes_once(uri: str) -> None:
+    """Create the missing declared indexes the first time this process connects to a database;
+    each index the server refuses is a warning."""
+    from .indexes import ensure_indexes
+
+    key = redact_uri(uri.split("?")[0])
+    with _indexed_lock:
+        if key in _indexed:
+            return
+        report = ensure_indexes()
+        _indexed.add(key)
+    for refused in report.refused:
+        keys = ", ".join(f"{k}:{v}" for k, v in refused.keys)
+        warnings.warn(f"the server refused the index {refused.collection} ({keys}): "
+                      f"{refused.reason}", IndexRefusedWarning, stacklevel=3)
+
+
 def connect_from_settings(settings: Mapping[str, Any] | None, uri: str | None = None) -> Any:
     """Connect from a flask-mongoengine-style mapping: ``host`` (a URI), optionally ``db``
-    (replacing the URI's database), ``alias``, and pymongo options; ``uri`` when ``host`` is
-    missing; ``$MONGODB_URI`` when both are."""
+    (replacing the URI's database, its options kept), ``alias``, ``ensure_indexes``, and
+    pymongo options; ``uri`` when ``host`` is missing; ``$MONGODB_URI`` when both are."""
     if settings is None:
         return connect(uri)
     if not isinstance(settings, Mapping):
@@ -121,7 +183,9 @@ def connect_from_settings(settings: Mapping[str, Any] | None, uri: str | None = 
     if database:
         if uri is None:
             raise ConfigurationError("MongoDB settings name a 'db' but no 'host'")
-        uri = uri.split("?")[0].rstrip("/").rsplit("/", 1)[0] + "/" + database
+        if not isinstance(database, str):
+            raise ConfigurationError("MongoDB settings 'db' must be a string")
+        uri = with_database(uri, database)
     return connect(uri, **options)
 
 

@@ -7,6 +7,7 @@ from pymongo.errors import ConnectionFailure
 __all__ = (
     "ConcurrentModification",
     "ConfigurationError",
+    "IndexRefusedWarning",
     "InvalidFilter",
     "InvalidTransition",
     "ServerUnreachable",
@@ -46,3 +47,7 @@ class ConcurrentModification(RuntimeError):
 
 class InvalidFilter(ValueError):
     """A query argument is not of the type or form the filter takes; nothing was queried."""
+
+
+class IndexRefusedWarning(UserWarning):
+    """The server refused a declared index (a text index without text search, say)."""

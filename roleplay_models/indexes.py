@@ -7,6 +7,8 @@ from typing import Any, Iterable
 
 from pymongo.errors import OperationFailure
 
+from .server import forget_server_facts, server_facts
+
 __all__ = ("IndexReport", "RefusedIndex", "ensure_indexes")
 
 
@@ -31,13 +33,16 @@ def ensure_indexes(models: Iterable[Any] | None = None) -> IndexReport:
     """Create every index declared in the models' ``meta``, one at a time.
 
     An index the server refuses (a text index on a server without text
-    search, say) is reported and the rest are still created.
+    search, say) is reported and the rest are still created. A text index
+    that a server accepts but cannot query is reported as refused too.
     """
     if models is None:
         from .models import MODELS
 
         models = MODELS
     report = IndexReport()
+    text_indexes: list[tuple[Any, RefusedIndex]] = []
+    client = None
     for model in models:
         collection = model._get_collection()
         for spec in model._meta.get("index_specs", []):
@@ -52,4 +57,15 @@ def ensure_indexes(models: Iterable[Any] | None = None) -> IndexReport:
                 )
             else:
                 report.created.append(f"{collection.name}.{name}")
+                if any(direction == "text" for _, direction in keys):
+                    text_indexes.append((f"{collection.name}.{name}", RefusedIndex(
+                        collection.name, tuple(keys),
+                        "the server accepted the index but runs no $text query")))
+        client = collection.database.client
+    if client is not None:
+        forget_server_facts(client)  # a text index created now can change the answer
+        if text_indexes and not server_facts(client).text_search:
+            for name, refused in text_indexes:
+                report.created.remove(name)
+                report.refused.append(refused)
     return report

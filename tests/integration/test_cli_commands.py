@@ -78,3 +78,24 @@ def test_an_unreachable_server_or_bad_uri_is_one_line(command):
         done = run(command, "--uri", uri)
         assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
         assert "Traceback" not in done.stderr and "pa55word" not in done.stderr
+
+
+@pytest.mark.parametrize("command", ["seed", "ensure-indexes", "check", "stats", "shell", "demo"])
+@pytest.mark.parametrize("before", [True, False], ids=["uri-first", "uri-last"])
+def test_uri_means_the_same_before_or_after_the_command(uri, command, before, monkeypatch):
+    """With $MONGODB_URI pointing nowhere, only the --uri given can make the command work."""
+    monkeypatch.setenv("MONGODB_URI", "mongodb://127.0.0.1:9/roleplay_elsewhere")
+    args = ["--uri", uri, command] if before else [command, "--uri", uri]
+    done = run(*args, stdin="print('scenarios:', Scenario.objects.count())\n")
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "Traceback" not in done.stderr
+    if command in ("seed", "demo"):
+        assert Scenario.objects.count() > 0  # written into the database --uri names
+    if command == "shell":
+        assert "scenarios: 0" in done.stdout
+    if command == "check":
+        assert "server: reachable" in done.stdout
+    if command == "ensure-indexes":
+        assert "ok       scenarios.scenario_id_1" in done.stdout
+    if command == "stats":
+        assert "roleplaysessions: 0" in done.stdout

@@ -9,7 +9,7 @@ import pytest
 
 import roleplay_models
 from roleplay_models import ConfigurationError, ServerUnreachable
-from roleplay_models.connection import DEFAULT_URI, redact_uri
+from roleplay_models.connection import DEFAULT_URI, _database_name, redact_uri, with_database
 
 
 def closed_port() -> int:
@@ -60,3 +60,28 @@ def test_mongomock_is_chosen_only_by_its_scheme(embedded):
 def test_redact_uri_keeps_everything_but_the_password():
     assert redact_uri("mongodb+srv://u:p%40ss@host/db?x=1") == "mongodb+srv://u:***@host/db?x=1"
     assert redact_uri("mongodb://host/db") == "mongodb://host/db"
+
+
+@pytest.mark.parametrize("uri,database,expected", [
+    ("mongodb://db.internal:27017", "roleplay", "mongodb://db.internal:27017/roleplay"),
+    ("mongodb://db.internal:27017/", "roleplay", "mongodb://db.internal:27017/roleplay"),
+    ("mongodb://u:p@h1:1,h2:2/old?authSource=admin&replicaSet=rs0", "roleplay",
+     "mongodb://u:p@h1:1,h2:2/roleplay?authSource=admin&replicaSet=rs0"),
+    ("mongodb+srv://u:p@cluster0.example.net/?retryWrites=true", "roleplay",
+     "mongodb+srv://u:p@cluster0.example.net/roleplay?retryWrites=true"),
+])
+def test_with_database_names_the_database_and_keeps_every_host_and_option(uri, database, expected):
+    assert with_database(uri, database) == expected
+
+
+def test_the_readmes_settings_example_is_understood_not_cut_apart():
+    with pytest.raises(ServerUnreachable, match=r"mongodb://127\.0\.0\.1:9/roleplay\b"):
+        roleplay_models.connect_from_settings(
+            {"host": "mongodb://127.0.0.1:9", "db": "roleplay", "serverSelectionTimeoutMS": 100})
+
+
+def test_an_srv_uri_is_accepted_as_a_uri():
+    """Its database is read without resolving the SRV record; only connecting needs DNS."""
+    with pytest.raises(ConfigurationError, match="names no database"):
+        roleplay_models.connect("mongodb+srv://u:p@cluster0.example.net/?retryWrites=true")
+    assert _database_name("mongodb+srv://u:p@cluster0.example.net/roleplay?w=1") == "roleplay"

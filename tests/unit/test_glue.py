@@ -16,7 +16,7 @@ import builders
 
 def test_settings_db_replaces_the_database_of_host(embedded):
     client = connect_from_settings(
-        {"host": "mongomock://localhost/elsewhere?x=1", "db": "roleplay_test_unit"})
+        {"host": "mongomock://localhost/elsewhere?appname=glue", "db": "roleplay_test_unit"})
     assert roleplay_models.Scenario._get_db().name == "roleplay_test_unit"
     assert type(client).__module__.startswith("mongomock")
 
