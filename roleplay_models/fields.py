@@ -193,9 +193,13 @@ class StrictBooleanField(BooleanField):
     def to_python(self, value: Any) -> Any:
         return value
 
-    def prepare_query_value(self, op: str, value: Any) -> Any:
-        if value is not None and not isinstance(value, bool):
+    def validate(self, value: Any) -> None:
+        if not isinstance(value, bool):
             self.error(f"{self.name} only accepts True or False, not {type(value).__name__}")
+
+    def prepare_query_value(self, op: str, value: Any) -> Any:
+        if value is not None:
+            self.validate(value)
         return value
 
 
