@@ -1,60 +1,50 @@
-"""What the benchmark scripts share: a real server to run on and a command counter."""
+"""What the benchmark scripts share: a real server to run on (``--uri`` or ``--server``) and a
+command counter."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import uuid
 from collections.abc import Iterator
-from typing import Any
-
-import bson
-from pymongo import monitoring
 
 import roleplay_models
-from roleplay_models.testing import FerretDB
+from roleplay_models.connection import with_database
+from roleplay_models.testing import CommandLog, FerretDB, MongoJavaServer
 
-__all__ = ("CommandLog", "real_server")
+__all__ = ("CommandLog", "real_server", "server_choice")
 
 
-class CommandLog(monitoring.CommandListener):
-    """Every command sent, with its encoded size in bytes."""
+SERVERS = {"ferretdb": FerretDB, "mongo-java-server": MongoJavaServer}
 
-    def __init__(self) -> None:
-        self.commands: list[tuple[str, int]] = []
 
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        self.commands.append((event.command_name, len(bson.encode(event.command))))
-
-    def succeeded(self, event: Any) -> None:
-        pass
-
-    def failed(self, event: Any) -> None:
-        pass
-
-    @contextlib.contextmanager
-    def recording(self) -> Iterator[list[tuple[str, int]]]:
-        """Collect the commands sent inside the block."""
-        self.commands = []
-        yield self.commands
+def server_choice(description: str) -> argparse.Namespace:
+    """The command line every benchmark takes: ``--uri`` or ``--server``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--uri", default=os.environ.get("MONGODB_URI"),
+                        help="a running server to use (default: $MONGODB_URI)")
+    parser.add_argument("--server", choices=sorted(SERVERS),
+                        default=os.environ.get("ROLEPLAY_TEST_SERVER") or "ferretdb",
+                        help="else start this one (default: $ROLEPLAY_TEST_SERVER or ferretdb)")
+    return parser.parse_args()
 
 
 @contextlib.contextmanager
-def real_server(log: CommandLog) -> Iterator[str]:
-    """Connect to ``$MONGODB_URI`` or a fresh FerretDB, in a throwaway database."""
+def real_server(log: CommandLog, choice: argparse.Namespace | None = None) -> Iterator[str]:
+    """Connect to ``--uri`` (or ``$MONGODB_URI``), else to a fresh server of the ``--server``
+    kind, in a throwaway database. Yields a label naming the server and what was detected."""
+    choice = choice or server_choice("")
     name = f"roleplay_bench_{uuid.uuid4().hex[:8]}"
-    external = os.environ.get("MONGODB_URI")
     with contextlib.ExitStack() as stack:
-        if external:
-            base = external.split("?")[0].rsplit("/", 1)[0] + "/"
-            label = "MONGODB_URI"
+        if choice.uri:
+            base, label = choice.uri, "the server at --uri"
         else:
-            base = stack.enter_context(FerretDB()).uri
-            label = "FerretDB"
-        client = roleplay_models.connect(base + name, event_listeners=[log])
-        roleplay_models.ensure_indexes()
+            started = stack.enter_context(SERVERS[choice.server]())
+            base, label = started.uri, started.name
+        client = roleplay_models.connect(with_database(base, name), event_listeners=[log])
         try:
-            yield label
+            yield f"{label} ({roleplay_models.server_facts(client).describe()})"
         finally:
             client.drop_database(name)
             roleplay_models.disconnect()

@@ -1,6 +1,6 @@
 """Round trips of populated pages, serialization paths, and the analytics summary.
 
-Run: python benchmarks/query_layer.py   (uses $MONGODB_URI, else starts FerretDB)
+Run: python benchmarks/query_layer.py [--uri URI | --server ferretdb|mongo-java-server]
 Targets: a populated page in <= 3 round trips at 10 and 200 rows; the fast path within 3x of
 raw pymongo + bson for a 50-row page of 50-turn sessions.
 """
@@ -25,7 +25,7 @@ from roleplay_models import (
 )
 from roleplay_models.api import api_shape, load_references, populated_dicts
 
-from common import CommandLog, real_server
+from common import CommandLog, real_server, server_choice
 
 
 def best_time(action: Callable[[], object], repeats: int = 5) -> float:
@@ -56,9 +56,9 @@ def seed_sessions(count: int, turns: int) -> None:
 def round_trips(log: CommandLog) -> None:
     print("Round trips for a page of sessions with scenario and character populated:")
     for size in (10, 200):
-        with log.recording() as commands:
+        with log.recording():
             RoleplaySession.objects.newest_first().limit(size).populated()
-        print(f"  {size:>3} rows: {len(commands)} ({', '.join(name for name, _ in commands)})")
+        print(f"  {size:>3} rows: {len(log.names)} ({', '.join(log.names)})")
 
 
 def serialization() -> None:
@@ -116,7 +116,7 @@ def summary() -> None:
 
 def main() -> None:
     log = CommandLog()
-    with real_server(log) as server:
+    with real_server(log, server_choice(__doc__)) as server:
         print(f"Server: {server}")
         seed_sessions(200, 50)
         round_trips(log)

@@ -2,7 +2,8 @@
 
 Run: MONGODB_URI=mongodb://localhost:27017/roleplay flask --app examples/flask_app run
 Every response has the frontend's envelope: {"success": true, ...} or
-{"success": false, "error": "..."} with 400, 404 or 500.
+{"success": false, "error": "..."} with 400 or 404 for the client's mistakes, 503 while the
+database does not answer, and 500 for a bug. GET /api/roleplay/ready is the readiness check.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 import roleplay_models as rp
 from roleplay_models.filters import as_object_id, as_text
-from roleplay_models.flask import get_or_404, init_app
+from roleplay_models.flask import get_or_404, init_app, readiness
 
 TIP_FILTERS = ("category", "session_id", "difficulty_level", "featured")
 
@@ -25,7 +26,12 @@ def ok(status: int = 200, **payload: Any) -> Any:
 
 
 def body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        raise rp.InvalidFilter("the request body is nested too deeply") from None
+    except Exception:  # a body the client broke off or mis-chunked is the client's error
+        raise rp.InvalidFilter("the request body could not be read") from None
     if not isinstance(data, dict):
         raise rp.InvalidFilter("the request body must be a JSON object")
     return data
@@ -100,18 +106,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     @app.patch(f"{api}/sessions/<session_id>")
     def update_session(session_id: str) -> Any:
         session, data = session_or_404(session_id), body()
-        turn = data.get("turn")
+        turn, status = data.get("turn"), data.get("status")
+        if turn is None and status is None:
+            raise rp.InvalidFilter("send a turn, or a status of paused or active")
+        if turn is not None and not isinstance(turn, dict):
+            raise rp.InvalidFilter("turn must be an object with role and text")
+        if status not in (None, "paused", "active"):
+            raise rp.InvalidFilter("status may be set to paused or active here; use /end")
         if turn is not None:
-            if not isinstance(turn, dict):
-                raise rp.InvalidFilter("turn must be an object with role and text")
             session.add_turn(turn.get("role"), turn.get("text"), turn.get("audio_duration"))
-        status = data.get("status")
         if status == "paused":
             session.pause()
         elif status == "active":
             session.resume()
-        elif status is not None:
-            raise rp.InvalidFilter("status may be set to paused or active here; use /end")
         return ok(session=session.to_api_dict())
 
     @app.post(f"{api}/sessions/<session_id>/end")
@@ -128,6 +135,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         return ok(analytics=found[0])
 
     @app.get(f"{api}/analytics")
+    @app.get(f"{api}/analytics/summary")
     def analytics_summary() -> Any:
         user_id = request.args.get("user_id")
         query = rp.SessionAnalytics.objects.newest_first()
@@ -147,4 +155,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def recent_tips() -> Any:
         return ok(tips=rp.RoleplayTip.objects.recent(request.args.get("limit", 5)).api_dicts())
 
+    app.add_url_rule(f"{api}/ready", "ready", readiness)
     return app

@@ -3,7 +3,14 @@
 from .analytics import SCORE_FIELDS, KeyMoment, SessionAnalytics, SessionAnalyticsQuerySet
 from .api import iso_utc
 from .character import Character, CharacterQuerySet
-from .connection import DEFAULT_URI, connect, connect_from_settings, disconnect
+from .connection import (
+    DEFAULT_URI,
+    connect,
+    connect_from_settings,
+    disconnect,
+    ensure_ready,
+    ping,
+)
 from .errors import (
     ConcurrentModification,
     ConfigurationError,
@@ -16,8 +23,9 @@ from .errors import (
     SessionStateError,
 )
 from .indexes import IndexReport, RefusedIndex, ensure_indexes
+from .limits import Limits, configure_limits, current_limits
 from .models import MODELS
-from .pagination import MAX_LIMIT, Page
+from .pagination import MAX_LIMIT, MAX_PAGE, Page
 from .queryset import RoleplayQuerySet, populate
 from .scenario import Scenario, ScenarioQuerySet
 from .server import ServerFacts, server_facts
@@ -47,7 +55,9 @@ __all__ = (
     "InvalidFilter",
     "InvalidTransition",
     "KeyMoment",
+    "Limits",
     "MAX_LIMIT",
+    "MAX_PAGE",
     "MODELS",
     "Page",
     "RefusedIndex",
@@ -73,10 +83,14 @@ __all__ = (
     "TimestampedMixin",
     "TimestampedQuerySet",
     "connect",
+    "configure_limits",
     "connect_from_settings",
+    "current_limits",
     "disconnect",
     "ensure_indexes",
+    "ensure_ready",
     "iso_utc",
+    "ping",
     "populate",
     "server_facts",
 )

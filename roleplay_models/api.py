@@ -76,6 +76,7 @@ class ApiShape:
 
     def __init__(self, cls: type[BaseDocument]) -> None:
         hidden = set(getattr(cls, "api_hidden", ()))
+        self.private = {cls._fields[name].db_field for name in getattr(cls, "api_private", ())}
         self.cls = cls
         self.steps: list[tuple[str, str, Callable[[Any], Any], Any]] = []
         self.references: dict[str, str] = {}  # stored name -> attribute name
@@ -115,12 +116,16 @@ class ApiShape:
         raw: Mapping[str, Any],
         populated: Populated | None = None,
         only: Iterable[str] | None = None,
+        private: bool = False,
     ) -> dict[str, Any]:
-        """The API dict of one stored document (``only``: these stored names and the id)."""
+        """The API dict of one stored document (``only``: these stored names and the id;
+        ``private``: with the fields the model keeps out of its JSON unless asked)."""
         wanted = None if only is None else {"_id", *only}
         out: dict[str, Any] = {}
         for stored, key, convert, missing in self.steps:
             if wanted is not None and stored not in wanted:
+                continue
+            if not private and stored in self.private:
                 continue
             value = raw.get(stored, missing)
             if value is None:

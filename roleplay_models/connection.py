@@ -23,6 +23,8 @@ __all__ = (
     "connect",
     "connect_from_settings",
     "disconnect",
+    "ensure_ready",
+    "ping",
     "redact_uri",
     "with_database",
 )
@@ -99,7 +101,11 @@ def _connect_embedded(uri: str, alias: str) -> Any:
 
 
 def connect(
-    uri: str | None = None, alias: str = "default", ensure_indexes: bool = True, **kwargs: Any
+    uri: str | None = None,
+    alias: str = "default",
+    ensure_indexes: bool = True,
+    wait: bool = True,
+    **kwargs: Any,
 ) -> Any:
     """Connect the models and return the pymongo (or mongomock) client.
 
@@ -113,7 +119,10 @@ def connect(
     package's defaults. With ``ensure_indexes`` (the default), the declared
     indexes that are missing are created, once per database and process, so
     unique ids hold from the first write; a deployment that manages its own
-    indexes passes False. An existing connection under the same alias is
+    indexes passes False. With ``wait=False`` (for web apps, which must boot
+    while the database is down) nothing is sent now: the URI is still
+    checked, and the indexes are created by the first :func:`ensure_ready`
+    that reaches the server. An existing connection under the same alias is
     replaced.
     """
     uri = uri or os.environ.get("MONGODB_URI") or DEFAULT_URI
@@ -121,20 +130,43 @@ def connect(
     if uri.startswith(EMBEDDED_SCHEME):
         client = _connect_embedded(uri, alias)
     else:
-        client = _connect_server(uri, alias, kwargs)
+        client = _connect_server(uri, alias, kwargs, wait)
     if ensure_indexes and alias == DEFAULT_CONNECTION_NAME:
-        _ensure_indexes_once(uri)
+        _pending_indexes[alias] = uri
+        if wait:
+            ensure_ready(alias)
     return client
 
 
-def _connect_server(uri: str, alias: str, kwargs: dict[str, Any]) -> Any:
+def ensure_ready(alias: str = "default") -> None:
+    """Create the indexes that a :func:`connect` with ``wait=False`` left for later; raises
+    :class:`ServerUnreachable` when the server does not answer. Once they exist (or when
+    none were left), it does nothing and sends nothing."""
+    uri = _pending_indexes.get(alias)
+    if uri is not None:
+        _ensure_indexes_once(uri)
+        _pending_indexes.pop(alias, None)
+
+
+def ping(alias: str = "default") -> None:
+    """One round trip to the server of ``alias`` (a readiness check); raises
+    :class:`ServerUnreachable` when it does not answer in time."""
+    client = mongoengine.get_connection(alias)
+    try:
+        client.admin.command("ping")
+    except ConnectionFailure as err:
+        raise ServerUnreachable(f"the database does not answer: {_first_reason(err)}") from None
+
+
+def _connect_server(uri: str, alias: str, kwargs: dict[str, Any], wait: bool) -> Any:
     database = _database_name(uri)
     in_uri = _uri_option_names(uri)
     defaults = {k: v for k, v in DEFAULT_TIMEOUTS_MS.items() if k.lower() not in in_uri}
     options = {"tz_aware": True, "uuidRepresentation": "standard", **defaults, **kwargs}
     try:
         client = mongoengine.connect(db=database, host=uri, alias=alias, **options)
-        client.admin.command("ping")
+        if wait:
+            client.admin.command("ping")
     except ConnectionFailure as err:
         disconnect(alias)
         raise ServerUnreachable(
@@ -150,6 +182,7 @@ def _connect_server(uri: str, alias: str, kwargs: dict[str, Any]) -> Any:
 
 _indexed: set[str] = set()
 _indexed_lock = threading.Lock()
+_pending_indexes: dict[str, str] = {}  # alias -> URI whose indexes are still to be ensured
 
 
 def _ensure_indexes_once(uri: str) -> None:
@@ -161,7 +194,11 @@ def _ensure_indexes_once(uri: str) -> None:
     with _indexed_lock:
         if key in _indexed:
             return
-        report = ensure_indexes()
+        try:
+            report = ensure_indexes()
+        except ConnectionFailure as err:
+            raise ServerUnreachable(
+                f"cannot reach MongoDB at {redact_uri(uri)}: {_first_reason(err)}") from None
         _indexed.add(key)
     for refused in report.refused:
         keys = ", ".join(f"{k}:{v}" for k, v in refused.keys)
@@ -169,12 +206,15 @@ def _ensure_indexes_once(uri: str) -> None:
                       f"{refused.reason}", IndexRefusedWarning, stacklevel=3)
 
 
-def connect_from_settings(settings: Mapping[str, Any] | None, uri: str | None = None) -> Any:
+def connect_from_settings(
+    settings: Mapping[str, Any] | None, uri: str | None = None, wait: bool = True
+) -> Any:
     """Connect from a flask-mongoengine-style mapping: ``host`` (a URI), optionally ``db``
     (replacing the URI's database, its options kept), ``alias``, ``ensure_indexes``, and
-    pymongo options; ``uri`` when ``host`` is missing; ``$MONGODB_URI`` when both are."""
+    pymongo options; ``uri`` when ``host`` is missing; ``$MONGODB_URI`` when both are.
+    ``wait`` is :func:`connect`'s."""
     if settings is None:
-        return connect(uri)
+        return connect(uri, wait=wait)
     if not isinstance(settings, Mapping):
         raise ConfigurationError("MongoDB settings must be a mapping like {'host': 'mongodb://...'}")
     options = dict(settings)
@@ -186,9 +226,10 @@ def connect_from_settings(settings: Mapping[str, Any] | None, uri: str | None = 
         if not isinstance(database, str):
             raise ConfigurationError("MongoDB settings 'db' must be a string")
         uri = with_database(uri, database)
-    return connect(uri, **options)
+    return connect(uri, wait=wait, **options)
 
 
 def disconnect(alias: str = "default") -> None:
     """Close the connection of ``alias``, if any, and forget cached collections."""
+    _pending_indexes.pop(alias, None)
     mongoengine.disconnect(alias)

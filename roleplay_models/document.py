@@ -10,6 +10,7 @@ from mongoengine.fields import EmbeddedDocumentField
 
 from .api import api_shape, reference_dict
 from .fields import loading_from_database
+from .limits import check_document_size
 from .queryset import RoleplayQuerySet
 from .references import check_references_exist
 from .timestamps import TimestampedMixin
@@ -89,6 +90,8 @@ class RoleplayDocument(StoresLikeMongoose, KeepsUnknownFields, TimestampedMixin,
     api_references: ClassVar[dict[str, tuple[str, ...]]] = {}
     # fields kept for this package's bookkeeping, left out of the API JSON
     api_hidden: ClassVar[tuple[str, ...]] = ()
+    # fields left out of the API JSON unless asked for with private=True
+    api_private: ClassVar[tuple[str, ...]] = ()
 
     objects: ClassVar[RoleplayQuerySet]
     DoesNotExist: ClassVar[type[Exception]]
@@ -107,8 +110,17 @@ class RoleplayDocument(StoresLikeMongoose, KeepsUnknownFields, TimestampedMixin,
         with loading_from_database():
             return super().modify(query, **update)
 
-    def to_api_dict(self) -> dict[str, Any]:
-        """This document as the frontend's JSON; populated references become small dicts."""
+    def _save_create(self, doc: Any, *args: Any, **kwargs: Any) -> Any:
+        check_document_size(type(self), doc)
+        return super()._save_create(doc, *args, **kwargs)
+
+    def _save_update(self, doc: Any, *args: Any, **kwargs: Any) -> Any:
+        check_document_size(type(self), doc)
+        return super()._save_update(doc, *args, **kwargs)
+
+    def to_api_dict(self, private: bool = False) -> dict[str, Any]:
+        """This document as the frontend's JSON; populated references become small dicts.
+        ``private`` adds the fields kept out unless asked (a session's ``metadata``)."""
         populated: dict[str, dict[ObjectId, dict[str, Any]]] = {}
         for name in self.api_references:
             value = self._data.get(name)
@@ -116,7 +128,7 @@ class RoleplayDocument(StoresLikeMongoose, KeepsUnknownFields, TimestampedMixin,
                 if isinstance(item, Document):
                     populated.setdefault(name, {})[item.pk] = reference_dict(
                         type(self), name, item.to_mongo())
-        return api_shape(type(self)).dump(self.to_mongo(), populated)
+        return api_shape(type(self)).dump(self.to_mongo(), populated, private=private)
 
     def __repr__(self) -> str:
         labels = [self._data.get(name) for name in ("session_id", "scenario_id", "title", "name")]

@@ -6,7 +6,7 @@ import contextlib
 import contextvars
 import datetime
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from mongoengine.base import BaseField, BaseList
@@ -66,13 +66,17 @@ class TextField(StringField):
     ``trim=True`` applies JavaScript's ``trim()`` to what the program sets (in
     the constructor, by assignment, in ``set__`` updates), never to what is
     read from the database. ``required=True`` refuses None, ``""`` and
-    strings that JavaScript's ``trim()`` empties. Choices are checked after
+    strings that JavaScript's ``trim()`` empties. ``max_bytes``, a function
+    read at validation, bounds the UTF-8 size. Choices are checked after
     the type, so an unhashable value is a ValidationError, and also in
     atomic updates (``set__status=...``).
     """
 
-    def __init__(self, trim: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, trim: bool = False, max_bytes: Callable[[], int] | None = None, **kwargs: Any
+    ) -> None:
         self.trim = trim
+        self.max_bytes = max_bytes  # read when validating, so that it can be configured
         super().__init__(**kwargs)
 
     def __set__(self, instance: Any, value: Any) -> None:
@@ -102,9 +106,11 @@ class TextField(StringField):
     def validate(self, value: Any) -> None:
         super().validate(value)
         try:
-            value.encode("utf-8")
+            size = len(value.encode("utf-8"))
         except UnicodeEncodeError:
             self.error("String value is not valid UTF-8 text")
+        if self.max_bytes is not None and size > self.max_bytes():
+            self.error(f"Text is {size} bytes of UTF-8; at most {self.max_bytes()} are allowed")
         if self.required and not js_trim(value):
             self.error("Field is required and cannot be blank")
         if self.choices and value not in self.choices:

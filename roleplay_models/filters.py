@@ -10,16 +10,36 @@ from bson import ObjectId
 from bson.errors import InvalidId
 
 from .errors import InvalidFilter
+from .fields import js_trim
 
-__all__ = ("as_bool", "as_choice", "as_object_id", "as_positive_int", "as_text", "contains_regex")
+__all__ = (
+    "as_bool",
+    "as_choice",
+    "as_object_id",
+    "as_positive_int",
+    "as_text",
+    "contains_regex",
+    "preview",
+)
+
+PREVIEW_CHARS = 40
+ASCII_DIGITS = re.compile(r"[0-9]+")
+# More digits than this cannot be a page or a limit; refused before int() reads them.
+MAX_DIGITS = 18
+
+
+def preview(value: Any) -> str:
+    """``repr(value)``, cut to a short prefix: an error never echoes a huge value."""
+    text = repr(value)
+    return text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS] + "..."
 
 
 def as_text(name: str, value: Any) -> str:
-    """A non-blank string, stripped; anything else (a dict, a list, None) is refused."""
+    """A string that is not blank, as given: it matches exactly what was stored. Anything
+    else (a dict, a list, None) is refused."""
     if not isinstance(value, str):
         raise InvalidFilter(f"{name} must be a string, not {type(value).__name__}")
-    value = value.strip()
-    if not value:
+    if not js_trim(value):
         raise InvalidFilter(f"{name} must not be blank")
     return value
 
@@ -28,7 +48,7 @@ def as_choice(name: str, value: Any, choices: Sequence[str]) -> str:
     """One of ``choices``."""
     text = as_text(name, value)
     if text not in choices:
-        raise InvalidFilter(f"{name} must be one of {', '.join(choices)}; got {text!r}")
+        raise InvalidFilter(f"{name} must be one of {', '.join(choices)}; got {preview(text)}")
     return text
 
 
@@ -38,18 +58,23 @@ def as_bool(name: str, value: Any) -> bool:
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "1", "false", "0"):
         return value.strip().lower() in ("true", "1")
-    raise InvalidFilter(f"{name} must be true or false; got {value!r}")
+    raise InvalidFilter(f"{name} must be true or false; got {preview(value)}")
 
 
-def as_positive_int(name: str, value: Any, maximum: int | None = None) -> int:
-    """A whole number >= 1 (and <= ``maximum``), given as an int or a string of digits."""
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+def as_positive_int(name: str, value: Any, maximum: int) -> int:
+    """A whole number from 1 to ``maximum``, given as an int or a string of ASCII digits
+    (``"²"`` and other Unicode digits are refused, not converted)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not ASCII_DIGITS.fullmatch(text):
+            raise InvalidFilter(f"{name} must be a whole number; got {preview(value)}")
+        if len(text) > MAX_DIGITS:
+            raise InvalidFilter(f"{name} must be at least 1 and at most {maximum}")
+        value = int(text)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidFilter(f"{name} must be a whole number; got {value!r}")
-    if value < 1 or (maximum is not None and value > maximum):
-        upper = f" and at most {maximum}" if maximum is not None else ""
-        raise InvalidFilter(f"{name} must be at least 1{upper}; got {value}")
+        raise InvalidFilter(f"{name} must be a whole number; got {preview(value)}")
+    if not 1 <= value <= maximum:
+        raise InvalidFilter(f"{name} must be at least 1 and at most {maximum}; got {preview(value)}")
     return value
 
 
@@ -62,7 +87,7 @@ def as_object_id(name: str, value: Any) -> ObjectId:
             return ObjectId(value.strip())
         except InvalidId:
             pass
-    raise InvalidFilter(f"{name} must be an id of 24 hex digits; got {value!r}")
+    raise InvalidFilter(f"{name} must be an id of 24 hex digits; got {preview(value)}")
 
 
 def contains_regex(text: str) -> dict[str, str]:

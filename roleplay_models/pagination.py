@@ -8,9 +8,10 @@ from typing import Any, Generic, TypeVar
 
 from .filters import as_positive_int
 
-__all__ = ("MAX_LIMIT", "Page", "page_bounds")
+__all__ = ("MAX_LIMIT", "MAX_PAGE", "Page", "page_bounds")
 
 MAX_LIMIT = 100
+MAX_PAGE = 10_000
 T = TypeVar("T")
 
 
@@ -34,5 +35,5 @@ class Page(Generic[T]):
 
 
 def page_bounds(page: Any, limit: Any) -> tuple[int, int]:
-    """Checked page (>= 1) and limit (1 to MAX_LIMIT); strings of digits are accepted."""
-    return as_positive_int("page", page), as_positive_int("limit", limit, maximum=MAX_LIMIT)
+    """Checked page (1 to MAX_PAGE) and limit (1 to MAX_LIMIT); strings of digits are accepted."""
+    return as_positive_int("page", page, MAX_PAGE), as_positive_int("limit", limit, MAX_LIMIT)

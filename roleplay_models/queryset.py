@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .api import api_shape, load_references, populated_dicts, reference_id, reference_target
+from .limits import check_document_size
 from .pagination import Page, page_bounds
 from .references import check_references_exist
 from .timestamps import TimestampedQuerySet
@@ -54,6 +55,9 @@ class RoleplayQuerySet(TimestampedQuerySet):
             if isinstance(document, self._document):
                 document.validate(check_references=False)
         check_references_exist(d for d in documents if isinstance(d, self._document))
+        for document in documents:
+            if isinstance(document, self._document):
+                check_document_size(self._document, document.to_mongo())
         return super().insert(doc_or_docs, load_bulk=load_bulk, write_concern=write_concern,
                               signal_kwargs=signal_kwargs)
 
@@ -69,13 +73,14 @@ class RoleplayQuerySet(TimestampedQuerySet):
         """The matching Documents with their references populated (see :func:`populate`)."""
         return populate(list(self._one_batch()))
 
-    def api_dicts(self, populate: bool = True) -> list[dict[str, Any]]:
-        """The fast path: API JSON straight from pymongo documents, no Documents built."""
+    def api_dicts(self, populate: bool = True, private: bool = False) -> list[dict[str, Any]]:
+        """The fast path: API JSON straight from pymongo documents, no Documents built.
+        ``private`` adds the fields kept out unless asked (a session's ``metadata``)."""
         cls = self._document
         raws = list(self._one_batch().as_pymongo())
         found = populated_dicts(cls, load_references(cls, raws)) if populate else None
         shape = api_shape(cls)
-        return [shape.dump(raw, found) for raw in raws]
+        return [shape.dump(raw, found, private=private) for raw in raws]
 
     def _page(self, page: Any, limit: Any) -> tuple[RoleplayQuerySet, int, int, int]:
         page, limit = page_bounds(page, limit)
@@ -87,7 +92,8 @@ class RoleplayQuerySet(TimestampedQuerySet):
         rows, total, page, limit = self._page(page, limit)
         return Page(rows.populated(), total, page, limit)
 
-    def api_page(self, page: Any = 1, limit: Any = 20) -> Page[dict[str, Any]]:
+    def api_page(self, page: Any = 1, limit: Any = 20, private: bool = False
+                 ) -> Page[dict[str, Any]]:
         """A page of API JSON dicts through the fast path."""
         rows, total, page, limit = self._page(page, limit)
-        return Page(rows.api_dicts(), total, page, limit)
+        return Page(rows.api_dicts(private=private), total, page, limit)

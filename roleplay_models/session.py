@@ -21,6 +21,7 @@ from .document import RoleplayDocument, RoleplayEmbeddedDocument
 from .errors import ConcurrentModification, InvalidTransition, SessionNotActive
 from .fields import NumberField, StrictBooleanField, TextField, UTCDateTimeField, utc_now
 from .filters import as_choice, as_text
+from .limits import current_limits
 from .locks import document_write_lock
 from .queryset import RoleplayQuerySet
 from .scenario import Scenario
@@ -60,7 +61,7 @@ class ConversationEntry(RoleplayEmbeddedDocument):
 
     id = ObjectIdField(db_field="_id", default=ObjectId)
     role = TextField(required=True, choices=SPEAKER_ROLES)
-    text = TextField(required=True)
+    text = TextField(required=True, max_bytes=lambda: current_limits().turn_text_bytes)
     timestamp = UTCDateTimeField(default=utc_now)
     audio_duration = NumberField(min_value=0, default=None)
 
@@ -133,7 +134,15 @@ class RoleplaySession(RoleplayDocument):
         "character": ("name", "role", "voice_id"),
     }
     api_hidden = ("paused_at", "paused_seconds", "last_turn_at")
+    api_private = ("metadata",)  # where the rep connected from: not for every listing
     objects: ClassVar[RoleplaySessionQuerySet]
+
+    def clean(self) -> None:
+        most = current_limits().turns_per_session
+        history = self.conversation_history
+        if isinstance(history, list) and len(history) > most:
+            raise ValidationError(f"a session holds at most {most} turns",
+                                  field_name="conversation_history")
 
     @classmethod
     def start(
@@ -168,16 +177,21 @@ class RoleplaySession(RoleplayDocument):
         """Append one turn with a single atomic ``$push``; only while the session is active.
 
         The update carries just the new entry, whatever the history's length.
-        Raises ValidationError for a bad turn and :class:`SessionNotActive`
-        when the session is paused, ended or completed; neither writes.
+        Raises ValidationError for a bad turn (text over the limit's bytes
+        included) or a session that holds the most turns allowed, and
+        :class:`SessionNotActive` when the session is paused, ended or
+        completed; none of them writes.
         """
         now = utc_now()
         entry = ConversationEntry(role=role, text=text, audio_duration=audio_duration, timestamp=now)
         entry.validate()
+        most = current_limits().turns_per_session
         collection = self._get_collection()
         with document_write_lock(collection, self._require_pk()):
             result = collection.update_one(
-                {"_id": self.pk, "status": "active"},
+                # a session already holding the most turns allowed does not match
+                {"_id": self.pk, "status": "active",
+                 f"conversation_history.{most - 1}": {"$exists": False}},
                 {
                     "$push": {"conversation_history": entry.to_mongo()},
                     "$max": {"last_turn_at": now},
@@ -186,6 +200,10 @@ class RoleplaySession(RoleplayDocument):
             )
         if result.matched_count == 0:
             self._reload_lifecycle()
+            if self.status == "active":
+                raise ValidationError(
+                    f"session {self.session_id} holds the most turns allowed ({most})",
+                    field_name="conversation_history")
             raise SessionNotActive(
                 f"session {self.session_id} is {self.status}; turns are accepted only while active"
             )

@@ -1,14 +1,33 @@
-"""A throwaway FerretDB server (MongoDB wire protocol over SQLite) for tests and benchmarks.
+"""Throwaway MongoDB-wire servers for tests and benchmarks: FerretDB and mongo-java-server.
 
-FerretDB v1.24.2 is built once from the Go module proxy and cached. ``go
-install ...@v1.24.2`` alone gives a binary that panics at start-up, since
-the module lacks the ``build/version/version.txt`` its release builds
-generate, so the module source is copied, that file written, and the
-binary built with ``go build``.
+Both run as child processes on a free loopback port with their own
+temporary directory (data and log), are started with ``start()`` or as a
+context manager, ``kill()`` ends them with SIGKILL and ``start()`` brings
+them back on the same port. A server that cannot be built or started raises
+a ``TestServerUnavailable`` whose message says what is missing.
+
+FerretDB v1.24.2 (MongoDB wire protocol over SQLite) is built once from the
+Go module proxy and cached. ``go install ...@v1.24.2`` alone gives a binary
+that panics at start-up, since the module lacks the
+``build/version/version.txt`` its release builds generate, so the module
+source is copied, that file written, and the binary built with ``go build``.
+
+mongo-java-server 1.46.0 (in-memory backend) runs from
+``launchers/MongoJavaServerLauncher.java`` in Java's source-file mode; its
+classpath is resolved once with Maven from
+``launchers/mongo-java-server.pom.xml`` and cached (the jars stay in
+Maven's own repository). It needs Java 11+ and Maven.
+``$ROLEPLAY_FERRETDB_BIN`` and ``$ROLEPLAY_MONGO_JAVA_SERVER_CLASSPATH``
+replace the build and the resolution.
+
+Both caches live under ``$XDG_CACHE_HOME/roleplay_models`` (default
+``~/.cache``) and are filled under a file lock, so tox envs starting together
+build or resolve once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -18,37 +37,115 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, ClassVar, TypeVar
 
-__all__ = ("FERRETDB_VERSION", "FerretDB", "FerretDBUnavailable", "ferretdb_binary")
+import bson
+from pymongo import monitoring
+
+__all__ = (
+    "CommandLog",
+    "FERRETDB_VERSION",
+    "MONGO_JAVA_SERVER_VERSION",
+    "FerretDB",
+    "FerretDBUnavailable",
+    "MongoJavaServer",
+    "MongoJavaServerUnavailable",
+    "TestServerUnavailable",
+    "ferretdb_binary",
+    "mongo_java_server_classpath",
+)
 
 FERRETDB_VERSION = "v1.24.2"
 FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
+MONGO_JAVA_SERVER_VERSION = "1.46.0"  # also pinned in launchers/mongo-java-server.pom.xml
+
+LAUNCHERS = Path(__file__).with_name("launchers")
 
 
-class FerretDBUnavailable(RuntimeError):
+class TestServerUnavailable(RuntimeError):
+    """A test server could not be built or started here; the message says why."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+
+class FerretDBUnavailable(TestServerUnavailable):
     """FerretDB could not be built or started here; the message says why."""
 
 
-def _cache_dir() -> Path:
+class MongoJavaServerUnavailable(TestServerUnavailable):
+    """mongo-java-server could not be resolved or started here; the message says why."""
+
+
+_Server = TypeVar("_Server", bound="_ServerProcess")
+
+
+class CommandLog(monitoring.CommandListener):
+    """Every command a client sends, for tests and benchmarks that count round trips or
+    bytes: pass it in ``event_listeners=[log]`` when connecting."""
+
+    def __init__(self) -> None:
+        self.commands: list[dict[str, Any]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.commands.append(dict(event.command))
+
+    def succeeded(self, event: Any) -> None:
+        pass
+
+    def failed(self, event: Any) -> None:
+        pass
+
+    @property
+    def names(self) -> list[str]:
+        """The command names, in order (``find``, ``update``, ...)."""
+        return [next(iter(command)) for command in self.commands]
+
+    def sizes(self, name: str) -> list[int]:
+        """The encoded size in bytes of each command called ``name``."""
+        return [len(bson.encode(c)) for c in self.commands if next(iter(c)) == name]
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[list[dict[str, Any]]]:
+        """Collect only the commands sent inside the block."""
+        self.commands = []
+        yield self.commands
+
+
+def _cache_dir(name: str) -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "roleplay_models" / f"ferretdb-{FERRETDB_VERSION}"
+    return Path(base) / "roleplay_models" / name
 
 
-def _run(command: list[str], cwd: str | None = None) -> str:
+def _cached(target: Path, make: Callable[[Path], None],
+            usable: Callable[[Path], bool] = Path.exists) -> Path:
+    """``target``, made by ``make(target)`` unless ``usable``; one maker at a time across processes."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one build even when tox envs start together
+        if not usable(target):
+            make(target)
+    return target
+
+
+def _run(command: list[str], unavailable: type[TestServerUnavailable], purpose: str,
+         cwd: str | None = None) -> str:
     try:
         done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=1200)
     except FileNotFoundError:
-        raise FerretDBUnavailable(
-            f"{command[0]} is not installed; it is needed to build FerretDB") from None
+        raise unavailable(f"{command[0]} is not installed; it is needed {purpose}") from None
     if done.returncode != 0:
-        raise FerretDBUnavailable(f"{' '.join(command)} failed:\n{done.stderr[-4000:]}")
+        output = (done.stderr + done.stdout)[-4000:]
+        raise unavailable(f"{' '.join(command)} failed ({purpose}):\n{output}")
     return done.stdout
 
 
-def _build(target: Path) -> None:
+def _build_ferretdb(target: Path) -> None:
+    purpose = "to build FerretDB"
     module = f"{FERRETDB_MODULE}@{FERRETDB_VERSION}"
-    source = json.loads(_run(["go", "mod", "download", "-json", module]))["Dir"]
+    source = json.loads(
+        _run(["go", "mod", "download", "-json", module], FerretDBUnavailable, purpose))["Dir"]
     with tempfile.TemporaryDirectory(prefix="ferretdb-src-") as work:
         tree = Path(work) / "src"
         shutil.copytree(source, tree)
@@ -57,7 +154,8 @@ def _build(target: Path) -> None:
             path.chmod(path.stat().st_mode | 0o200)
         version_file.write_text(FERRETDB_VERSION + "\n")
         built = Path(work) / "ferretdb"
-        _run(["go", "build", "-o", str(built), "./cmd/ferretdb"], cwd=str(tree))
+        _run(["go", "build", "-o", str(built), "./cmd/ferretdb"], FerretDBUnavailable, purpose,
+             cwd=str(tree))
         shutil.move(str(built), target)
 
 
@@ -66,14 +164,42 @@ def ferretdb_binary() -> Path:
     configured = os.environ.get("ROLEPLAY_FERRETDB_BIN")
     if configured:
         return Path(configured)
-    cache = _cache_dir()
-    binary = cache / "ferretdb"
-    cache.mkdir(parents=True, exist_ok=True)
-    with open(cache / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one build even when tox envs start together
-        if not binary.exists():
-            _build(binary)
-    return binary
+    return _cached(_cache_dir(f"ferretdb-{FERRETDB_VERSION}") / "ferretdb", _build_ferretdb)
+
+
+def _classpath_usable(path: Path) -> bool:
+    # Maven's repository may have been cleaned since the classpath was cached.
+    return path.exists() and all(Path(jar).exists() for jar in path.read_text().split(os.pathsep))
+
+
+def _resolve_classpath(target: Path) -> None:
+    partial = target.with_suffix(".partial")
+    _run(["mvn", "-q", "-B", "-f", str(LAUNCHERS / "mongo-java-server.pom.xml"),
+          "dependency:build-classpath", f"-Dmdep.outputFile={partial}"],
+         MongoJavaServerUnavailable, "to resolve mongo-java-server's classpath")
+    if not partial.exists() or not partial.read_text().strip():
+        raise MongoJavaServerUnavailable("mvn dependency:build-classpath wrote no classpath")
+    partial.replace(target)
+
+
+def mongo_java_server_classpath() -> str:
+    """mongo-java-server's classpath: ``$ROLEPLAY_MONGO_JAVA_SERVER_CLASSPATH``, else the
+    cached one, resolved with Maven if missing or if a jar in it is gone."""
+    configured = os.environ.get("ROLEPLAY_MONGO_JAVA_SERVER_CLASSPATH")
+    if configured:
+        return configured
+    cache = _cache_dir(f"mongo-java-server-{MONGO_JAVA_SERVER_VERSION}")
+    return _cached(cache / "classpath", _resolve_classpath, _classpath_usable).read_text().strip()
+
+
+def _java() -> str:
+    home = os.environ.get("JAVA_HOME")
+    java = shutil.which("java", path=str(Path(home, "bin")) if home else None)
+    if java is None:
+        raise MongoJavaServerUnavailable(
+            "java is not installed (JAVA_HOME or PATH); Java 11+ is needed to run "
+            "mongo-java-server")
+    return java
 
 
 def _free_port() -> int:
@@ -82,63 +208,72 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-class FerretDB:
-    """A FerretDB process on a free loopback port with its own data directory.
+class _ServerProcess:
+    """A server child process on a free loopback port, with a temporary directory and log.
 
-    ``kill()`` ends it with SIGKILL and ``start()`` brings it back on the same
-    port and data, for fault tests. Use as a context manager, or call
-    ``start()`` and ``stop()``.
+    Subclasses give the command line, and may say how to tell it is ready
+    (by default: the port accepts a connection). ``durable``: what was
+    written survives ``kill()`` and ``start()``.
     """
 
-    def __init__(self, binary: Path | None = None) -> None:
-        self.binary = binary or ferretdb_binary()
+    name: ClassVar[str]
+    durable: ClassVar[bool]
+    slug: ClassVar[str]
+    unavailable: ClassVar[type[TestServerUnavailable]]
+    start_timeout: ClassVar[float] = 30.0
+
+    def __init__(self) -> None:
         self.port = _free_port()
-        self.data_dir = tempfile.mkdtemp(prefix="roleplay-ferretdb-")
+        self.data_dir = tempfile.mkdtemp(prefix=f"roleplay-{self.slug}-")
         self.process: subprocess.Popen[bytes] | None = None
-        self._log = open(os.path.join(self.data_dir, "ferretdb.log"), "ab")
+        self._log_path = Path(self.data_dir, f"{self.slug}.log")
+        self._log = open(self._log_path, "ab")
 
     @property
     def uri(self) -> str:
         """A URI for the server, without a database name."""
         return f"mongodb://127.0.0.1:{self.port}/"
 
-    def start(self, timeout: float = 30.0) -> None:
+    def _command(self) -> list[str]:
+        raise NotImplementedError
+
+    def _ready(self, log_start: int) -> bool:
+        """Whether the server accepts clients; ``log_start``: the log's size when it started."""
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+            return True
+        except OSError:
+            return False
+
+    def start(self, timeout: float | None = None) -> None:
+        """Start the server and wait until it accepts clients (``timeout`` in seconds)."""
+        timeout = self.start_timeout if timeout is None else timeout
+        log_start = self._log_path.stat().st_size
         self.process = subprocess.Popen(
-            [
-                str(self.binary),
-                "--handler=sqlite",
-                f"--sqlite-url=file:{self.data_dir}/",
-                f"--state-dir={self.data_dir}",
-                f"--listen-addr=127.0.0.1:{self.port}",
-                "--telemetry=disable",
-                "--debug-addr=-",
-                "--log-level=warn",
-            ],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
+            self._command(), stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise FerretDBUnavailable(f"FerretDB exited at start:\n{self.log()[-4000:]}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                raise self.unavailable(f"{self.name} exited at start:\n{self.log()[-4000:]}")
+            if self._ready(log_start):
                 return
-            except OSError:
-                time.sleep(0.1)
+            time.sleep(0.1)
         self.stop()
-        raise FerretDBUnavailable(f"FerretDB did not listen within {timeout} s")
+        raise self.unavailable(
+            f"{self.name} did not listen within {timeout} s:\n{self.log()[-4000:]}")
 
     def log(self) -> str:
-        return Path(self.data_dir, "ferretdb.log").read_text(errors="replace")
+        """Everything the server wrote to stdout and stderr, over all its starts."""
+        return self._log_path.read_text(errors="replace")
 
     def kill(self) -> None:
-        """End the server abruptly (SIGKILL), leaving its data directory."""
+        """End the server abruptly (SIGKILL), leaving its directory."""
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait()
 
     def stop(self) -> None:
+        """End the server with SIGTERM (SIGKILL if it has not exited within 10 s)."""
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -147,14 +282,79 @@ class FerretDB:
                 self.kill()
 
     def close(self) -> None:
-        """Stop the server and remove its data directory."""
+        """Stop the server and remove its directory."""
         self.stop()
         self._log.close()
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
-    def __enter__(self) -> "FerretDB":
+    def __enter__(self: _Server) -> _Server:
         self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class FerretDB(_ServerProcess):
+    """FerretDB over SQLite in its own data directory.
+
+    ``kill()`` then ``start()`` brings it back on the same port and data, for
+    fault tests.
+    """
+
+    name = f"FerretDB {FERRETDB_VERSION}"
+    slug = "ferretdb"
+    durable = True
+    unavailable = FerretDBUnavailable
+
+    def __init__(self, binary: Path | None = None) -> None:
+        self.binary = binary or ferretdb_binary()
+        super().__init__()
+
+    def _command(self) -> list[str]:
+        return [
+            str(self.binary),
+            "--handler=sqlite",
+            f"--sqlite-url=file:{self.data_dir}/",
+            f"--state-dir={self.data_dir}",
+            f"--listen-addr=127.0.0.1:{self.port}",
+            "--telemetry=disable",
+            "--debug-addr=-",
+            "--log-level=warn",
+        ]
+
+
+class MongoJavaServer(_ServerProcess):
+    """mongo-java-server with its in-memory backend, reporting MongoDB 4.4 (wire version 9).
+
+    Data lives only in the JVM: ``kill()`` then ``start()`` brings it back on
+    the same port but empty. A start takes about a second (the JVM, and
+    compiling the launcher in memory).
+    """
+
+    name = f"mongo-java-server {MONGO_JAVA_SERVER_VERSION}"
+    slug = "mongo-java-server"
+    durable = False
+    unavailable = MongoJavaServerUnavailable
+    start_timeout = 60.0
+
+    def __init__(self, classpath: str | None = None) -> None:
+        self.java = _java()
+        self.classpath = classpath or mongo_java_server_classpath()
+        super().__init__()
+
+    def _command(self) -> list[str]:
+        return [
+            self.java,
+            "-XX:TieredStopAtLevel=1",  # JIT tiers that start fast; the server does little work
+            "-Dslf4j.internal.verbosity=ERROR",  # no "no SLF4J providers" warning in the log
+            "-cp", self.classpath,
+            str(LAUNCHERS / "MongoJavaServerLauncher.java"),
+            str(self.port),
+        ]
+
+    def _ready(self, log_start: int) -> bool:
+        # The launcher prints this once bound: no mistaking another process on the port for it.
+        with open(self._log_path, "rb") as log:
+            log.seek(log_start)
+            return f"listening 127.0.0.1:{self.port}".encode() in log.read()

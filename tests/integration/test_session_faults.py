@@ -12,7 +12,7 @@ import roleplay_models
 from roleplay_models import RoleplaySession
 
 import builders
-from conftest import TEST_DB_PREFIX, start_ferretdb, with_database
+from conftest import TEST_DB_PREFIX, start_test_server, with_database
 
 TIMEOUTS_MS = {"serverSelectionTimeoutMS": 1500, "connectTimeoutMS": 1000, "socketTimeoutMS": 2000}
 SLOWEST_CALL_S = 5.0  # selection timeout plus one socket timeout, with slack
@@ -20,7 +20,10 @@ SLOWEST_CALL_S = 5.0  # selection timeout plus one socket timeout, with slack
 
 @pytest.fixture
 def own_server():
-    server = start_ferretdb()
+    server = start_test_server()
+    if not server.durable:
+        server.close()
+        pytest.skip(f"{server.name} keeps its data in memory: a kill loses every turn")
     roleplay_models.connect(with_database(server.uri, f"{TEST_DB_PREFIX}faults"), **TIMEOUTS_MS)
     roleplay_models.ensure_indexes()
     yield server
