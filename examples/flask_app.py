@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, abort, jsonify, request
 from mongoengine import NotUniqueError, ValidationError
 from werkzeug.exceptions import HTTPException
 
 import roleplay_models as rp
-from roleplay_models.filters import as_object_id, as_text
+from roleplay_models.filters import as_object_id
 from roleplay_models.flask import get_or_404, init_app, readiness
 
 TIP_FILTERS = ("category", "session_id", "difficulty_level", "featured")
@@ -59,8 +59,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.logger.exception("unhandled error")
         return jsonify(success=False, error="internal server error"), 500
 
-    def session_or_404(session_id: str) -> rp.RoleplaySession:
-        return get_or_404(rp.RoleplaySession.objects, session_id=as_text("session_id", session_id))
+    def live_or_404(session_id: str) -> rp.RoleplaySession:
+        try:
+            return rp.RoleplaySession.objects.live(session_id)
+        except rp.RoleplaySession.DoesNotExist:
+            abort(404, description="RoleplaySession not found")
+
+    def session_json(session: rp.RoleplaySession) -> dict[str, Any]:
+        return rp.RoleplaySession.objects(pk=session.pk).api_dicts()[0]
 
     @app.get(f"{api}/scenarios")
     def scenarios() -> Any:
@@ -105,7 +111,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.patch(f"{api}/sessions/<session_id>")
     def update_session(session_id: str) -> Any:
-        session, data = session_or_404(session_id), body()
+        session, data = live_or_404(session_id), body()
         turn, status = data.get("turn"), data.get("status")
         if turn is None and status is None:
             raise rp.InvalidFilter("send a turn, or a status of paused or active")
@@ -119,13 +125,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             session.pause()
         elif status == "active":
             session.resume()
-        return ok(session=session.to_api_dict())
+        return ok(session=session_json(session))
 
     @app.post(f"{api}/sessions/<session_id>/end")
     def end_session(session_id: str) -> Any:
-        session = session_or_404(session_id)
+        session = live_or_404(session_id)
         session.end()
-        return ok(session=session.to_api_dict())
+        return ok(session=session_json(session))
 
     @app.get(f"{api}/analytics/<session_id>")
     def analytics(session_id: str) -> Any:

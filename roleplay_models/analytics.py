@@ -33,37 +33,34 @@ SCORE_FIELDS = (
     "closing_technique_score",
 )
 
-OTHER_SCORES = SCORE_FIELDS[1:]
 # One batch for the whole result, so that the summary stays one round trip.
 SUMMARY_BATCH = 1_000_000
 
 
 def _summary_pipeline(match: dict[str, Any], group_accumulators: bool) -> list[dict[str, Any]]:
-    """The aggregation behind ``summary()``, with ``$match``, ``$group``, ``$sum``, ``$project``.
+    """The aggregation behind ``summary()``.
 
     Where ``$group`` computes several accumulators (MongoDB), the server groups
-    by scenario and overall score (the overall score in the key gives the best
-    one without ``$max``) and sums the other scores. FerretDB v1 feeds a
-    group's documents to its first accumulator only, and grouping by every
-    score instead is quadratic there, so it returns just the six fields of
-    each analysis in one batch, and Python adds them up.
+    by scenario: the count, the best overall score and the sum of each score.
+    FerretDB v1 feeds a group's documents to its first accumulator only, so
+    there it returns just the six fields of each analysis in one batch, and
+    Python adds them up (see :func:`_as_groups`).
     """
     if not group_accumulators:
         return [{"$match": match},
                 {"$project": {"_id": 0, "scenario_id": 1, **dict.fromkeys(SCORE_FIELDS, 1)}}]
-    group = {"_id": {"scenario": "$scenario_id", "overall_score": "$overall_score"},
-             "n": {"$sum": 1},
-             **{name: {"$sum": f"${name}"} for name in OTHER_SCORES}}
+    group = {"_id": "$scenario_id", "n": {"$sum": 1}, "best": {"$max": "$overall_score"},
+             **{name: {"$sum": f"${name}"} for name in SCORE_FIELDS}}
     return [{"$match": match}, {"$group": group}]
 
 
 def _as_groups(rows: Iterable[dict[str, Any]], group_accumulators: bool) -> Iterable[dict[str, Any]]:
-    """Rows of either pipeline as groups: ``_id`` (scenario, overall score), ``n`` and sums."""
+    """Rows of either pipeline as per-scenario groups: ``_id``, ``n``, ``best`` and sums."""
     if group_accumulators:
         return rows
     return (
-        {"_id": {"scenario": row.get("scenario_id"), "overall_score": row["overall_score"]},
-         "n": 1, **{name: row[name] for name in OTHER_SCORES}}
+        {"_id": row.get("scenario_id"), "n": 1, "best": row["overall_score"],
+         **{name: row[name] for name in SCORE_FIELDS}}
         for row in rows
     )
 
@@ -74,15 +71,13 @@ def _summarize(groups: Iterable[dict[str, Any]]) -> dict[str, Any]:
     best = None
     per_scenario: dict[Any, list[float]] = defaultdict(lambda: [0, 0.0])
     for group in groups:
-        key, n = group["_id"], group["n"]
-        overall = key["overall_score"]
+        n = group["n"]
         count += n
-        sums["overall_score"] += overall * n
-        for name in OTHER_SCORES:
+        for name in SCORE_FIELDS:
             sums[name] += group[name]
-        best = overall if best is None else max(best, overall)
-        per_scenario[key["scenario"]][0] += n
-        per_scenario[key["scenario"]][1] += overall * n
+        best = group["best"] if best is None else max(best, group["best"])
+        per_scenario[group["_id"]][0] += n
+        per_scenario[group["_id"]][1] += group["overall_score"]
     by_scenario: list[dict[str, Any]] = [
         {"scenario_id": str(scenario), "count": n, "average_overall_score": total / n}
         for scenario, (n, total) in per_scenario.items()
@@ -109,8 +104,8 @@ class SessionAnalyticsQuerySet(RoleplayQuerySet):
         """Count, the average of each score, the best overall score, and per scenario the
         count and average overall score, in one aggregation round trip.
 
-        Uses only stages and operators that MongoDB and FerretDB v1 both
-        execute (see :func:`_summary_pipeline`). Averages are None when
+        Grouped on the server where ``$group`` works, added up in Python on
+        FerretDB v1 (see :func:`_summary_pipeline`). Averages are None when
         nothing matches.
         """
         query = self.for_user(user_id) if user_id is not None else self

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from mongoengine import ValidationError
+from mongoengine import Document, ValidationError
 from mongoengine.fields import ReferenceField
 
 from .api import element_field, reference_id
@@ -18,11 +18,19 @@ def _was_changed(db_field: str, changed: set[str]) -> bool:
     return any(path == db_field or path.startswith(db_field + ".") for path in changed)
 
 
+def _saved_or_loaded(value: Any) -> bool:
+    """A Document this process saved or read from the database: it is known to exist, so
+    ``start(Scenario.objects.get(...), ...)`` needs no second look."""
+    return isinstance(value, Document) and value.pk is not None and not value._created
+
+
 def check_references_exist(documents: Iterable[Any]) -> None:
     """Refuse, with a ValidationError naming the field, a reference to a missing document.
 
     New documents have every reference checked; saved ones only the
-    references changed since they were loaded.
+    references changed since they were loaded. A reference given as a
+    Document that was saved or loaded is taken to exist; one given as an id
+    (or a Document built with an id but never saved) is looked up.
     """
     wanted: dict[tuple[str, Any], set[Any]] = {}
     for document in documents:
@@ -34,7 +42,8 @@ def check_references_exist(documents: Iterable[Any]) -> None:
             if not isinstance(target, ReferenceField):
                 continue
             value = document._data.get(name)
-            ids = {reference_id(v) for v in (value if isinstance(value, list) else [value])}
+            ids = {reference_id(v) for v in (value if isinstance(value, list) else [value])
+                   if not _saved_or_loaded(v)}
             ids.discard(None)
             if ids:
                 wanted.setdefault((name, target.document_type), set()).update(ids)

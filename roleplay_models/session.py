@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -25,6 +26,7 @@ from .limits import current_limits
 from .locks import document_write_lock
 from .queryset import RoleplayQuerySet
 from .scenario import Scenario
+from .server import server_facts
 from .timestamps import UPDATED
 
 if TYPE_CHECKING:
@@ -54,6 +56,16 @@ TRANSITIONS = {
 MAX_TRANSITION_ATTEMPTS = 20
 LIFECYCLE_FIELDS = ("status", "start_time", "end_time", "total_duration", "paused_at",
                     "paused_seconds", "last_turn_at")
+
+
+def _transition_holds(
+    stored: Mapping[str, Any], expected: dict[str, Any], final: bool, now: datetime
+) -> bool:
+    """A transition's filter, in Python: the lifecycle fields are as expected, and for a final
+    status no turn was stored after ``now``."""
+    last_turn = stored.get("last_turn_at")
+    return (all(stored.get(name) == value for name, value in expected.items())
+            and (not final or last_turn is None or last_turn <= now))
 
 
 class ConversationEntry(RoleplayEmbeddedDocument):
@@ -87,6 +99,15 @@ class RoleplaySessionQuerySet(RoleplayQuerySet):
 
     def by_session_id(self, session_id: Any) -> RoleplaySessionQuerySet:
         return self.filter(session_id=as_text("session_id", session_id))
+
+    def live(self, session_id: Any) -> RoleplaySession:
+        """The session ``session_id`` for adding turns and changing its status, loaded
+        without its history (a turn does not need it, and decoding it grows with its
+        length); DoesNotExist when there is none. Its ``conversation_history`` is not
+        loaded: read the session's JSON with ``api_dicts()`` after the writes."""
+        session = self.exclude("conversation_history").by_session_id(session_id).get()
+        session._history_loaded = False
+        return session
 
 
 class RoleplaySession(RoleplayDocument):
@@ -135,7 +156,20 @@ class RoleplaySession(RoleplayDocument):
     }
     api_hidden = ("paused_at", "paused_seconds", "last_turn_at")
     api_private = ("metadata",)  # where the rep connected from: not for every listing
+    _history_loaded = True  # False for a session from live(), loaded without its history
     objects: ClassVar[RoleplaySessionQuerySet]
+
+    def reload(self, *fields: Any, **kwargs: Any) -> Any:
+        reloaded = super().reload(*fields, **kwargs)
+        if not fields:
+            self._history_loaded = True
+        return reloaded
+
+    def to_api_dict(self, private: bool = False) -> dict[str, Any]:
+        if not self._history_loaded:
+            raise ValueError("a live() session holds no history; read its JSON with "
+                             "RoleplaySession.objects(pk=session.pk).api_dicts()")
+        return super().to_api_dict(private=private)
 
     def clean(self) -> None:
         most = current_limits().turns_per_session
@@ -186,19 +220,20 @@ class RoleplaySession(RoleplayDocument):
         entry = ConversationEntry(role=role, text=text, audio_duration=audio_duration, timestamp=now)
         entry.validate()
         most = current_limits().turns_per_session
-        collection = self._get_collection()
-        with document_write_lock(collection, self._require_pk()):
-            result = collection.update_one(
-                # a session already holding the most turns allowed does not match
-                {"_id": self.pk, "status": "active",
-                 f"conversation_history.{most - 1}": {"$exists": False}},
-                {
-                    "$push": {"conversation_history": entry.to_mongo()},
-                    "$max": {"last_turn_at": now},
-                    "$set": {UPDATED: now},
-                },
-            )
-        if result.matched_count == 0:
+        pushed = self._update_if(
+            # a session already holding the most turns allowed does not match
+            {"_id": self._require_pk(), "status": "active",
+             f"conversation_history.{most - 1}": {"$exists": False}},
+            lambda stored: (stored.get("status") == "active"
+                            and len(stored.get("conversation_history", ())) < most),
+            {"status": 1, "conversation_history._id": 1},
+            {
+                "$push": {"conversation_history": entry.to_mongo()},
+                "$max": {"last_turn_at": now},
+                "$set": {UPDATED: now},
+            },
+        )
+        if not pushed:
             self._reload_lifecycle()
             if self.status == "active":
                 raise ValidationError(
@@ -207,7 +242,8 @@ class RoleplaySession(RoleplayDocument):
             raise SessionNotActive(
                 f"session {self.session_id} is {self.status}; turns are accepted only while active"
             )
-        list.append(self._data["conversation_history"], entry)  # without marking it changed
+        if self._history_loaded:
+            list.append(self._data["conversation_history"], entry)  # without marking it changed
         last_turn_at = now if self.last_turn_at is None else max(self.last_turn_at, now)
         self._set_clean(updated_at=now, last_turn_at=last_turn_at)
         return entry
@@ -256,25 +292,48 @@ class RoleplaySession(RoleplayDocument):
                 )
             now = utc_now()
             changes = self._transition_changes(target, now)
-            query: dict[str, Any] = {
-                "_id": self._require_pk(),
-                "status": self.status,
-                "paused_at": self.paused_at,
-                "paused_seconds": self.paused_seconds,
-            }
-            if target in FINAL_STATUSES:
+            expected = {"status": self.status, "paused_at": self.paused_at,
+                        "paused_seconds": self.paused_seconds}
+            query: dict[str, Any] = {"_id": self._require_pk(), **expected}
+            final = target in FINAL_STATUSES
+            if final:
                 # No turn may be stored after end_time, even one pushed a moment ago.
                 query["$or"] = [{"last_turn_at": None}, {"last_turn_at": {"$lte": now}}]
-            collection = self._get_collection()
-            with document_write_lock(collection, self.pk):
-                result = collection.update_one(query, self._stored_changes(changes, now))
-            if result.matched_count == 1:
+            holds = functools.partial(_transition_holds, expected=expected, final=final, now=now)
+            projection = dict.fromkeys([*expected, "last_turn_at"], 1)
+            if self._update_if(query, holds, projection, self._stored_changes(changes, now)):
                 self._set_clean(updated_at=now, **changes)
                 return
             self._reload_lifecycle()  # someone else changed it first: look again
         raise ConcurrentModification(
             f"session {self.session_id} changed {MAX_TRANSITION_ATTEMPTS} times during {target}"
         )
+
+    def _update_if(
+        self,
+        query: dict[str, Any],
+        holds: Callable[[Mapping[str, Any]], bool],
+        projection: dict[str, Any],
+        update: dict[str, Any],
+    ) -> bool:
+        """Apply ``update`` if the stored session matches ``query``; ``holds`` is the same
+        test in Python, on the fields ``projection`` reads. True when it was applied.
+
+        Where single-document updates are atomic this is one update filtered by
+        ``query``. Elsewhere the write holds the document's lease, so no writer
+        through this package changes the session meanwhile: it is read by
+        ``_id``, tested with ``holds``, and updated by ``_id`` (FerretDB v1 finds
+        a document by ``_id`` alone through its key, and scans the collection for
+        any other filter).
+        """
+        collection = self._get_collection()
+        with document_write_lock(collection, self._require_pk()):
+            if server_facts(collection.database.client).atomic_updates:
+                return bool(collection.update_one(query, update).matched_count == 1)
+            stored = collection.find_one({"_id": self.pk}, projection)
+            if stored is None or not holds(stored):
+                return False
+            return bool(collection.update_one({"_id": self.pk}, update).matched_count == 1)
 
     def _stored_changes(self, changes: dict[str, Any], now: datetime) -> dict[str, Any]:
         """The update storing ``changes`` as save() would: None is null only where the

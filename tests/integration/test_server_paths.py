@@ -61,3 +61,40 @@ def test_the_summary_is_grouped_on_the_server_exactly_where_group_works(
     (aggregate,) = [c for c in log.commands if "aggregate" in c]
     stages = [next(iter(stage)) for stage in aggregate["pipeline"]]
     assert stages == (["$match", "$group"] if grouped else ["$match", "$project"])
+
+
+def test_start_with_a_loaded_scenario_is_one_round_trip(log):
+    scenario = builders.scenario().save()
+    loaded = type(scenario).objects.get(pk=scenario.pk)
+    with log.recording():
+        RoleplaySession.start(loaded, "rep")
+    assert log.names == ["insert"]
+
+
+def test_a_live_session_is_loaded_without_its_history_and_turns_stay_cheap(
+    log, expected_capabilities
+):
+    session = RoleplaySession.start(builders.scenario().save(), "rep")
+    for n in range(5):
+        session.add_turn("user", f"turn {n}")
+    with log.recording():
+        live = RoleplaySession.objects.live(session.session_id)
+        live.add_turn("assistant", "Go on.")
+        live.pause()
+    find, *checks = [c for c in log.commands if c.get("find") == "roleplaysessions"]
+    assert find["projection"] == {"conversation_history": 0}
+    updates = [c for c in log.commands if c.get("update") == "roleplaysessions"]
+    assert len(updates) == 2
+    if expected_capabilities["atomic_updates"]:
+        assert checks == []  # the updates' filters alone decide
+    else:
+        # FerretDB finds a document through its key only for a filter on _id alone
+        session_filters = [c["filter"] for c in checks]
+        session_filters += [u["q"] for c in updates for u in c["updates"]]
+        assert len(session_filters) == 4
+        assert all(f == {"_id": session.pk} for f in session_filters)
+    stored = RoleplaySession.objects(pk=session.pk).api_dicts()[0]
+    assert [t["text"] for t in stored["conversation_history"]][-2:] == ["turn 4", "Go on."]
+    assert stored["status"] == "paused" and live.status == "paused"
+    with pytest.raises(ValueError, match="no history"):
+        live.to_api_dict()
