@@ -78,7 +78,7 @@ def _invalid_documents(model: Any) -> int:
     invalid = 0
     for raw in model._get_collection().find():
         try:
-            model._from_son(raw).validate(check_references=False)
+            model._from_son(raw).validate()
         except (ValidationError, MongoEngineException, ValueError, TypeError):
             invalid += 1
     return invalid

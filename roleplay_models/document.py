@@ -12,7 +12,7 @@ from .api import api_shape, reference_dict
 from .fields import loading_from_database
 from .limits import check_document_size
 from .queryset import RoleplayQuerySet
-from .references import check_references_exist
+from .references import ChecksReferences
 from .timestamps import TimestampedMixin
 
 __all__ = ("RoleplayDocument", "RoleplayEmbeddedDocument")
@@ -70,13 +70,16 @@ class RoleplayEmbeddedDocument(KeepsUnknownFields, EmbeddedDocument):
     meta = {"abstract": True, "strict": False}
 
 
-class RoleplayDocument(StoresLikeMongoose, KeepsUnknownFields, TimestampedMixin, Document):
+class RoleplayDocument(
+    StoresLikeMongoose, KeepsUnknownFields, ChecksReferences, TimestampedMixin, Document
+):
     """Base of the five models: timestamps, unknown keys kept, references checked.
 
-    Indexes are not created behind the user's back (``auto_create_index``
-    is off): call :func:`roleplay_models.ensure_indexes` once after
-    connecting. A save that points a reference at a document that does not
-    exist is refused with a ValidationError naming the field.
+    mongoengine's own index creation (``auto_create_index``) is off:
+    :func:`roleplay_models.connect` creates the declared indexes once per
+    database and process. ``validate()`` sends nothing to the server; a save
+    that points a reference at a document that does not exist is refused
+    with a ValidationError naming the field (see :mod:`.references`).
     """
 
     meta = {
@@ -135,8 +138,3 @@ class RoleplayDocument(StoresLikeMongoose, KeepsUnknownFields, TimestampedMixin,
         label = next((value for value in labels if value), None)
         return f"<{type(self).__name__} {self.pk} {label!r}>"
 
-    def validate(self, clean: bool = True, check_references: bool = True) -> None:
-        """Validate every field; with ``check_references``, also that references exist."""
-        super().validate(clean=clean)
-        if check_references:
-            check_references_exist([self])

@@ -53,7 +53,7 @@ class RoleplayQuerySet(TimestampedQuerySet):
         documents = doc_or_docs if isinstance(doc_or_docs, (list, tuple)) else [doc_or_docs]
         for document in documents:
             if isinstance(document, self._document):
-                document.validate(check_references=False)
+                document.validate()
         check_references_exist(d for d in documents if isinstance(d, self._document))
         for document in documents:
             if isinstance(document, self._document):

@@ -1,17 +1,18 @@
-"""Checking that references point at documents that exist, one query per referenced model."""
+"""Checking, at save time, that references point at documents that exist: one query per
+referenced model, never in ``validate()``."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
-from mongoengine import Document, ValidationError
+from mongoengine import Document, ValidationError, signals
 from mongoengine.fields import ReferenceField
 
 from .api import element_field, reference_id
 from .timestamps import is_new
 
-__all__ = ("check_references_exist",)
+__all__ = ("ChecksReferences", "check_references_exist")
 
 
 def _was_changed(db_field: str, changed: set[str]) -> bool:
@@ -55,3 +56,17 @@ def check_references_exist(documents: Iterable[Any]) -> None:
                 field_name=name,
                 errors={name: ValidationError("refers to a missing document", field_name=name)},
             )
+
+
+class ChecksReferences:
+    """A Document whose saves check that its references exist (after validation, which
+    stays free of I/O)."""
+
+
+def check_references_on_save(sender: Any, document: Any, **kwargs: Any) -> None:
+    """pre_save_post_validation receiver: refuse a save whose references are missing."""
+    if isinstance(document, ChecksReferences):
+        check_references_exist([document])
+
+
+signals.pre_save_post_validation.connect(check_references_on_save)
