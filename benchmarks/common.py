@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterator
 
 import roleplay_models
-from roleplay_models.connection import with_database
+from roleplay_models.db.connection import with_database
 from roleplay_models.testing import CommandLog, FerretDB, MongoJavaServer
 
 __all__ = ("CommandLog", "real_server", "server_choice")

@@ -23,7 +23,7 @@ from roleplay_models import (
     SessionAnalytics,
     populate,
 )
-from roleplay_models.api import api_shape, load_references, populated_dicts
+from roleplay_models.odm.api import api_shape, load_references, populated_dicts
 
 from common import CommandLog, real_server, server_choice
 

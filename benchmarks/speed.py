@@ -17,7 +17,7 @@ from datetime import timedelta
 from bson import ObjectId
 
 import roleplay_models as rp
-from roleplay_models.fields import utc_now
+from roleplay_models.odm.fields import utc_now
 
 from common import CommandLog, real_server, server_choice
 

@@ -15,8 +15,8 @@ from mongoengine import NotUniqueError, ValidationError
 from werkzeug.exceptions import HTTPException
 
 import roleplay_models as rp
-from roleplay_models.filters import as_object_id
 from roleplay_models.flask import get_or_404, init_app, readiness
+from roleplay_models.odm.filters import as_object_id
 
 TIP_FILTERS = ("category", "session_id", "difficulty_level", "featured")
 

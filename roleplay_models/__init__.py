@@ -1,9 +1,6 @@
 """roleplay_models: the MongoDB data layer of the sales-roleplay trainer, on mongoengine."""
 
-from .analytics import SCORE_FIELDS, KeyMoment, SessionAnalytics, SessionAnalyticsQuerySet
-from .api import iso_utc
-from .character import Character, CharacterQuerySet
-from .connection import (
+from .db.connection import (
     DEFAULT_URI,
     connect,
     connect_from_settings,
@@ -11,6 +8,8 @@ from .connection import (
     ensure_ready,
     ping,
 )
+from .db.indexes import IndexReport, RefusedIndex, ensure_indexes
+from .db.server import ServerFacts, server_facts
 from .errors import (
     ConcurrentModification,
     ConfigurationError,
@@ -22,14 +21,11 @@ from .errors import (
     SessionNotFinished,
     SessionStateError,
 )
-from .indexes import IndexReport, RefusedIndex, ensure_indexes
-from .limits import Limits, configure_limits, current_limits
 from .models import MODELS
-from .pagination import MAX_LIMIT, MAX_PAGE, Page
-from .queryset import RoleplayQuerySet, populate
-from .scenario import Scenario, ScenarioQuerySet
-from .server import ServerFacts, server_facts
-from .session import (
+from .models.analytics import SCORE_FIELDS, KeyMoment, SessionAnalytics, SessionAnalyticsQuerySet
+from .models.character import Character, CharacterQuerySet
+from .models.scenario import Scenario, ScenarioQuerySet
+from .models.session import (
     SESSION_STATUSES,
     SPEAKER_ROLES,
     ConversationEntry,
@@ -37,8 +33,12 @@ from .session import (
     RoleplaySessionQuerySet,
     SessionMetadata,
 )
-from .timestamps import TimestampedMixin, TimestampedQuerySet
-from .tip import DIFFICULTY_LEVELS, TIP_CATEGORIES, RoleplayTip, RoleplayTipQuerySet
+from .models.tip import DIFFICULTY_LEVELS, TIP_CATEGORIES, RoleplayTip, RoleplayTipQuerySet
+from .odm.api import iso_utc
+from .odm.limits import Limits, configure_limits, current_limits
+from .odm.pagination import MAX_LIMIT, MAX_PAGE, Page
+from .odm.queryset import RoleplayQuerySet, populate
+from .odm.timestamps import TimestampedMixin, TimestampedQuerySet
 
 __version__ = "0.1.0"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.apps import AppConfig
 from django.conf import settings
 
-from .connection import connect_from_settings
+from .db.connection import connect_from_settings
 
 __all__ = ("RoleplayModelsConfig",)
 

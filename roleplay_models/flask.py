@@ -11,9 +11,9 @@ from flask.json.provider import DefaultJSONProvider
 from mongoengine import Document
 from pymongo.errors import ConnectionFailure
 
-from .api import iso_utc
-from .connection import connect_from_settings, ensure_ready, ping
+from .db.connection import connect_from_settings, ensure_ready, ping
 from .errors import ServerUnreachable
+from .odm.api import iso_utc
 
 __all__ = ("RoleplayJSONProvider", "get_or_404", "init_app", "readiness")
 

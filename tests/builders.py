@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import itertools
 from typing import Any
 
@@ -79,3 +80,21 @@ def tip(**fields: Any) -> RoleplayTip:
         "difficulty_level": "beginner",
     }
     return RoleplayTip(**{**values, **fields})
+
+
+def stored(document: Any) -> Any:
+    """The document as the server holds it now, by its primary key (None if gone)."""
+    return type(document)._get_collection().find_one({"_id": document.pk})
+
+
+class Clock:
+    """A clock a test moves by hand: patch a module's ``utc_now`` with it."""
+
+    def __init__(self, now: datetime.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime.datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += datetime.timedelta(seconds=seconds)

@@ -11,7 +11,7 @@ from pymongo.errors import OperationFailure
 
 import roleplay_models
 from roleplay_models import IndexRefusedWarning, RoleplaySession, RoleplayTip, Scenario, server_facts
-from roleplay_models.server import forget_server_facts
+from roleplay_models.db.server import forget_server_facts
 
 import builders
 from conftest import TEST_DB_PREFIX, with_database

@@ -8,7 +8,7 @@ import pytest
 from bson import ObjectId
 from mongoengine import ValidationError
 
-import roleplay_models.session
+import roleplay_models.models.session
 from roleplay_models import (
     Character,
     RoleplaySession,
@@ -18,6 +18,7 @@ from roleplay_models import (
 )
 
 import builders
+from builders import stored
 
 BOOLEAN_FIELDS = [
     (Scenario, "is_active", builders.scenario),
@@ -26,10 +27,6 @@ BOOLEAN_FIELDS = [
     (RoleplayTip, "is_featured", builders.tip),
 ]
 NOT_BOOLEANS = ["false", "0", "", "true", 0, 1, 0.0, [], {}]
-
-
-def stored(document):
-    return type(document)._get_collection().find_one({"_id": document.pk})
 
 
 def count(model):
@@ -225,7 +222,7 @@ def test_add_turn_stays_in_step_when_the_clock_moves_between_building_and_storin
     ticks = iter(datetime.datetime(2025, 1, 1, 12, 0, 0, ms * 1000, tzinfo=datetime.timezone.utc)
                  for ms in range(100, 200))
     # Every reading of the clock inside add_turn is a millisecond later than the one before.
-    monkeypatch.setattr(roleplay_models.session, "utc_now", lambda: next(ticks))
+    monkeypatch.setattr(roleplay_models.models.session, "utc_now", lambda: next(ticks))
     entry = session.add_turn("user", "Hello")
     in_step(session)
     assert stored(session)["conversation_history"][0]["timestamp"] == entry.timestamp

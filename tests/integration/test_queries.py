@@ -16,7 +16,7 @@ from roleplay_models import (
     Scenario,
     SessionAnalytics,
 )
-from roleplay_models.server import server_facts
+from roleplay_models.db.server import server_facts
 from roleplay_models.testing import CommandLog
 
 import builders

@@ -9,10 +9,7 @@ from mongoengine import OperationError, ValidationError
 from roleplay_models import Character, RoleplaySession, Scenario
 
 import builders
-
-
-def raw(document):
-    return type(document)._get_collection().find_one({"_id": document.pk})
+from builders import stored
 
 
 def test_references_are_stored_as_object_ids(db):
@@ -21,11 +18,11 @@ def test_references_are_stored_as_object_ids(db):
     session = builders.session(scenario, character=character).save()
     tip = builders.tip(related_scenarios=[scenario]).save()
     analysis = builders.analytics(scenario).save()
-    assert raw(character)["scenario_ids"] == [scenario.pk]
-    assert raw(session)["scenario_id"] == scenario.pk
-    assert raw(session)["character_id"] == character.pk
-    assert raw(tip)["related_scenarios"] == [scenario.pk]
-    assert raw(analysis)["scenario_id"] == scenario.pk
+    assert stored(character)["scenario_ids"] == [scenario.pk]
+    assert stored(session)["scenario_id"] == scenario.pk
+    assert stored(session)["character_id"] == character.pk
+    assert stored(tip)["related_scenarios"] == [scenario.pk]
+    assert stored(analysis)["scenario_id"] == scenario.pk
     loaded = RoleplaySession.objects.get(pk=session.pk)
     assert loaded.scenario.title == scenario.title and loaded.character.name == character.name
 
@@ -66,7 +63,7 @@ def test_deleting_a_scenario_used_by_a_session_or_analysis_is_refused(db, referr
     with pytest.raises(OperationError, match="refers to it"):
         Scenario.objects(pk=scenario.pk).delete()
     assert Scenario.objects(pk=scenario.pk).count() == 1
-    assert raw(character)["scenario_ids"] == [scenario.pk, other.pk]
+    assert stored(character)["scenario_ids"] == [scenario.pk, other.pk]
 
 
 def test_deleting_a_scenario_pulls_it_from_characters_and_tips(db):
@@ -75,8 +72,8 @@ def test_deleting_a_scenario_pulls_it_from_characters_and_tips(db):
     tip = builders.tip(related_scenarios=[deleted, kept]).save()
     deleted.delete()
     assert Scenario.objects(pk=deleted.pk).count() == 0
-    assert raw(character)["scenario_ids"] == [kept.pk]
-    assert raw(tip)["related_scenarios"] == [kept.pk]
+    assert stored(character)["scenario_ids"] == [kept.pk]
+    assert stored(tip)["related_scenarios"] == [kept.pk]
 
 
 def test_deleting_a_character_used_by_a_session_is_refused(db):

@@ -6,7 +6,7 @@ import pytest
 
 import roleplay_models
 from roleplay_models import RoleplaySession, SessionAnalytics, server_facts
-from roleplay_models.locks import LEASE_COLLECTION
+from roleplay_models.db.locks import LEASE_COLLECTION
 from roleplay_models.testing import CommandLog
 
 import builders

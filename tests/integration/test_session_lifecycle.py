@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import time
+import datetime
 
 import pytest
 from mongoengine import NotUniqueError, ValidationError
 
+import roleplay_models.models.session
 from roleplay_models import (
     ConversationEntry,
     InvalidTransition,
@@ -17,6 +18,7 @@ from roleplay_models import (
 )
 
 import builders
+from builders import stored
 
 
 @pytest.fixture
@@ -27,8 +29,12 @@ def session(db):
                                  metadata={"ip_address": "127.0.0.1"})
 
 
-def stored(session):
-    return RoleplaySession._get_collection().find_one({"_id": session.pk})
+@pytest.fixture
+def clock(session, monkeypatch):
+    """The session's clock, from its start, moved by the test."""
+    clock = builders.Clock(session.start_time)
+    monkeypatch.setattr(roleplay_models.models.session, "utc_now", clock)
+    return clock
 
 
 def test_start_saves_an_active_session_with_a_fresh_id(session):
@@ -128,24 +134,24 @@ def test_end_sets_end_time_and_a_stable_duration(session):
     assert stored(session)["end_time"] == raw["end_time"]
 
 
-def test_total_duration_leaves_out_the_pause(session):
-    time.sleep(1.2)
+def test_total_duration_leaves_out_the_pause(session, clock):
+    clock.advance(1.2)
     session.pause()
-    time.sleep(2.5)
+    clock.advance(2.5)
     session.resume()
-    time.sleep(1.0)
+    clock.advance(1.0)
     session.complete()
-    wall = (session.end_time - session.start_time).total_seconds()
-    assert wall >= 4.5
-    assert abs(stored(session)["total_duration"] - (wall - 2.5)) <= 1
+    assert (session.end_time - session.start_time).total_seconds() == 4.7
+    assert stored(session)["total_duration"] == 2  # 4.7 s less the 2.5 s pause, whole seconds
 
 
-def test_ending_while_paused_leaves_out_the_open_pause(session):
-    time.sleep(1.1)
+def test_ending_while_paused_leaves_out_the_open_pause(session, clock):
+    clock.advance(1.1)
     session.pause()
-    time.sleep(2.0)
+    clock.advance(2.0)
     session.end()
-    assert stored(session)["total_duration"] in (1, 2)
+    assert stored(session)["total_duration"] == 1
+    assert stored(session)["end_time"] == session.start_time + datetime.timedelta(seconds=3.1)
 
 
 def test_a_save_after_turns_does_not_rewrite_the_history(session):

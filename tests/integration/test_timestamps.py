@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import datetime
-import time
 
 import pytest
 from mongoengine import ValidationError
 
+import roleplay_models.odm.timestamps
 from roleplay_models import RoleplayTip, Scenario
+from roleplay_models.odm.fields import utc_now
 
 import builders
+from builders import stored
 
 
-def stored(document):
-    return type(document)._get_collection().find_one({"_id": document.pk})
-
-
-def tick():
-    time.sleep(0.01)  # stamps have millisecond resolution
+@pytest.fixture
+def tick(monkeypatch):
+    """Moves the stamps' clock on by a millisecond, their resolution."""
+    clock = builders.Clock(utc_now())
+    monkeypatch.setattr(roleplay_models.odm.timestamps, "utc_now", clock)
+    return lambda: clock.advance(0.001)
 
 
 def test_a_new_document_gets_both_stamps_equal_and_utc_aware(db):
@@ -38,7 +40,7 @@ def test_explicit_stamps_on_a_new_document_are_kept(db):
     assert Scenario.objects.get(pk=scenario.pk).created_at == when
 
 
-def test_a_save_that_changes_something_moves_updated_at_only(db):
+def test_a_save_that_changes_something_moves_updated_at_only(db, tick):
     scenario = builders.scenario().save()
     created, updated = scenario.created_at, scenario.updated_at
     tick()
@@ -74,7 +76,7 @@ def test_created_at_cannot_be_changed_after_creation(db):
     ids=["QuerySet.update", "update_one", "QuerySet.modify", "Document.update", "Document.modify",
          "raw"],
 )
-def test_atomic_updates_move_updated_at(db, update):
+def test_atomic_updates_move_updated_at(db, update, tick):
     scenario = builders.scenario().save()
     tick()
     update(scenario)
@@ -83,7 +85,7 @@ def test_atomic_updates_move_updated_at(db, update):
     assert row["updatedAt"] > row["createdAt"] == scenario.created_at
 
 
-def test_an_upsert_sets_created_at_on_insert_only(db):
+def test_an_upsert_sets_created_at_on_insert_only(db, tick):
     Scenario.objects(scenario_id="up").update_one(
         upsert=True, set__title="t", set__description="d", set__llm_prompt="p"
     )

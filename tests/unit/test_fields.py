@@ -1,4 +1,4 @@
-"""The field types in ``roleplay_models.fields``."""
+"""The field types in ``roleplay_models.odm.fields``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import datetime
 import pytest
 from mongoengine import ValidationError
 
-from roleplay_models.fields import NumberField, TextField, UTCDateTimeField, utc_now
+from roleplay_models.odm.fields import NumberField, TextField, UTCDateTimeField, utc_now
 
 
 def test_text_field_refuses_text_that_is_not_utf8():

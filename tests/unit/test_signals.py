@@ -6,7 +6,7 @@ from bson import ObjectId
 from mongoengine import signals
 
 import roleplay_models
-from roleplay_models import references, timestamps
+from roleplay_models.odm import references, timestamps
 
 import builders
 

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from roleplay_models import SCORE_FIELDS, SessionAnalytics
-from roleplay_models.analytics import _as_groups, _summarize, _summary_pipeline
+from roleplay_models.models.analytics import _as_groups, _summarize, _summary_pipeline
 
 import builders
 

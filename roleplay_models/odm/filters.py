@@ -9,7 +9,7 @@ from typing import Any
 from bson import ObjectId
 from bson.errors import InvalidId
 
-from .errors import InvalidFilter
+from ..errors import InvalidFilter
 from .fields import js_trim
 
 __all__ = (

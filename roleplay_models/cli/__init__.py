@@ -14,11 +14,11 @@ from mongoengine import ValidationError
 from mongoengine.errors import MongoEngineException
 from pymongo.errors import PyMongoError
 
-from .connection import connect, redact_uri
-from .errors import ConfigurationError, IndexRefusedWarning, ServerUnreachable
-from .indexes import ensure_indexes
-from .models import MODELS
-from .server import server_facts
+from ..db.connection import connect, redact_uri
+from ..db.indexes import ensure_indexes
+from ..db.server import server_facts
+from ..errors import ConfigurationError, IndexRefusedWarning, ServerUnreachable
+from ..models import MODELS
 
 __all__ = ("main",)
 
@@ -111,7 +111,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _stats(args: argparse.Namespace) -> int:
-    from .analytics import SessionAnalytics
+    from ..models.analytics import SessionAnalytics
 
     connect(args.uri)
     for model in MODELS:

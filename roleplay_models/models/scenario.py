@@ -4,20 +4,17 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from .document import RoleplayDocument
-from .fields import StrictBooleanField, TextField
-from .filters import as_text, contains_regex
-from .queryset import RoleplayQuerySet
-from .server import server_facts
+from ..db.server import server_facts
+from ..odm.document import RoleplayDocument
+from ..odm.fields import StrictBooleanField, TextField
+from ..odm.filters import as_text, contains_regex
+from ..odm.queryset import ActiveQuerySet
 
 __all__ = ("Scenario", "ScenarioQuerySet")
 
 
-class ScenarioQuerySet(RoleplayQuerySet):
+class ScenarioQuerySet(ActiveQuerySet):
     """Queries the scenario routes make."""
-
-    def active(self) -> ScenarioQuerySet:
-        return self.filter(is_active=True)
 
     def search(self, text: Any) -> ScenarioQuerySet:
         """Scenarios matching ``text`` in title or description.

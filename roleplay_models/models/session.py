@@ -6,10 +6,11 @@ import functools
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from bson import ObjectId
 from mongoengine import DENY, ValidationError
+from mongoengine.base import get_document
 from mongoengine.fields import (
     EmbeddedDocumentField,
     ListField,
@@ -17,20 +18,17 @@ from mongoengine.fields import (
     ReferenceField,
 )
 
+from ..db.locks import document_write_lock
+from ..db.server import server_facts
+from ..errors import ConcurrentModification, InvalidTransition, SessionNotActive
+from ..odm.document import RoleplayDocument, RoleplayEmbeddedDocument
+from ..odm.fields import NumberField, StrictBooleanField, TextField, UTCDateTimeField, utc_now
+from ..odm.filters import as_choice
+from ..odm.limits import current_limits
+from ..odm.queryset import PerSessionQuerySet
+from ..odm.timestamps import UPDATED
 from .character import Character
-from .document import RoleplayDocument, RoleplayEmbeddedDocument
-from .errors import ConcurrentModification, InvalidTransition, SessionNotActive
-from .fields import NumberField, StrictBooleanField, TextField, UTCDateTimeField, utc_now
-from .filters import as_choice, as_text
-from .limits import current_limits
-from .locks import document_write_lock
-from .queryset import RoleplayQuerySet
 from .scenario import Scenario
-from .server import server_facts
-from .timestamps import UPDATED
-
-if TYPE_CHECKING:
-    from .analytics import SessionAnalytics
 
 __all__ = (
     "ConversationEntry",
@@ -86,19 +84,15 @@ class SessionMetadata(RoleplayEmbeddedDocument):
     session_quality = TextField()
 
 
-class RoleplaySessionQuerySet(RoleplayQuerySet):
-    """Queries the session routes make."""
-
-    def for_user(self, user_id: Any) -> RoleplaySessionQuerySet:
-        return self.filter(user_id=as_text("user_id", user_id))
+class RoleplaySessionQuerySet(PerSessionQuerySet):
+    """Queries the session routes make (``for_user`` and ``by_session_id`` among them)."""
 
     def with_status(self, *statuses: Any) -> RoleplaySessionQuerySet:
         """Sessions in any of ``statuses``."""
         checked = [as_choice("status", status, SESSION_STATUSES) for status in statuses]
         return self.filter(status__in=checked)
 
-    def by_session_id(self, session_id: Any) -> RoleplaySessionQuerySet:
-        return self.filter(session_id=as_text("session_id", session_id))
+    by_session_id = PerSessionQuerySet.for_session
 
     def live(self, session_id: Any) -> RoleplaySession:
         """The session ``session_id`` for adding turns and changing its status, loaded
@@ -265,11 +259,11 @@ class RoleplaySession(RoleplayDocument):
         self._transition("completed")
 
     @property
-    def analytics(self) -> SessionAnalytics | None:
+    def analytics(self) -> RoleplayDocument | None:
         """The analysis recorded for this session, or None."""
-        from .analytics import SessionAnalytics
-
-        return SessionAnalytics.objects(session_id=self.session_id).first()
+        # Looked up by name: analytics.py imports this module, not the other way round.
+        analyses = get_document("SessionAnalytics")
+        return cast(RoleplayDocument | None, analyses.objects(session_id=self.session_id).first())
 
     def paused_seconds_at(self, at: datetime) -> float:
         """Seconds the session has been paused by ``at``, counting a pause still open."""

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from .api import api_shape, load_references, populated_dicts, reference_id, reference_target
+from .filters import as_text
 from .limits import check_document_size
 from .pagination import Page, page_bounds
 from .references import check_references_exist
 from .timestamps import TimestampedQuerySet
 
-__all__ = ("RoleplayQuerySet", "populate")
+__all__ = ("ActiveQuerySet", "PerSessionQuerySet", "RoleplayQuerySet", "populate")
 
 
 def populate(documents: list[Any]) -> list[Any]:
@@ -97,3 +98,21 @@ class RoleplayQuerySet(TimestampedQuerySet):
         """A page of API JSON dicts through the fast path."""
         rows, total, page, limit = self._page(page, limit)
         return Page(rows.api_dicts(private=private), total, page, limit)
+
+
+class ActiveQuerySet(RoleplayQuerySet):
+    """The QuerySet of a model with an ``is_active`` flag."""
+
+    def active(self) -> Any:
+        return self.filter(is_active=True)
+
+
+class PerSessionQuerySet(RoleplayQuerySet):
+    """The QuerySet of a model that carries a rep's ``user_id`` and a ``session_id``; both
+    match exactly what was stored."""
+
+    def for_user(self, user_id: Any) -> Any:
+        return self.filter(user_id=as_text("user_id", user_id))
+
+    def for_session(self, session_id: Any) -> Any:
+        return self.filter(session_id=as_text("session_id", session_id))

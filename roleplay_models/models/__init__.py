@@ -1,7 +1,9 @@
-"""The five models in one list, for code that works on all of them."""
+"""The five models, one module each as in the mongoose schema's ``models/``, and ``MODELS``,
+the list for code that works on all of them (their indexes are declared to the db layer here)."""
 
 from __future__ import annotations
 
+from ..db.indexes import declare_models
 from .analytics import SessionAnalytics
 from .character import Character
 from .scenario import Scenario
@@ -11,3 +13,4 @@ from .tip import RoleplayTip
 __all__ = ("MODELS",)
 
 MODELS = (Scenario, Character, RoleplaySession, SessionAnalytics, RoleplayTip)
+declare_models(*MODELS)

@@ -28,7 +28,7 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from .errors import ConcurrentModification
+from ..errors import ConcurrentModification
 from .server import server_facts
 
 __all__ = ("LEASE_COLLECTION", "LEASE_SECONDS", "document_write_lock")

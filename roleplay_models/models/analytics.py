@@ -4,22 +4,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from bson import ObjectId
 from mongoengine import DENY
 from mongoengine.fields import EmbeddedDocumentField, ListField, ObjectIdField, ReferenceField
 
-from .document import RoleplayDocument, RoleplayEmbeddedDocument
-from .errors import SessionNotFinished
-from .fields import NumberField, TextField, TrimmedTextListField, UTCDateTimeField, utc_now
-from .filters import as_text
-from .queryset import RoleplayQuerySet
+from ..db.server import server_facts
+from ..errors import SessionNotFinished
+from ..odm.document import RoleplayDocument, RoleplayEmbeddedDocument
+from ..odm.fields import NumberField, TextField, TrimmedTextListField, UTCDateTimeField, utc_now
+from ..odm.queryset import PerSessionQuerySet
 from .scenario import Scenario
-from .server import server_facts
-
-if TYPE_CHECKING:
-    from .session import RoleplaySession
+from .session import FINAL_STATUSES, RoleplaySession
 
 __all__ = ("KeyMoment", "SessionAnalytics", "SessionAnalyticsQuerySet", "SCORE_FIELDS")
 
@@ -91,14 +88,8 @@ def _summarize(groups: Iterable[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-class SessionAnalyticsQuerySet(RoleplayQuerySet):
-    """Queries the analytics routes make."""
-
-    def for_user(self, user_id: Any) -> SessionAnalyticsQuerySet:
-        return self.filter(user_id=as_text("user_id", user_id))
-
-    def for_session(self, session_id: Any) -> SessionAnalyticsQuerySet:
-        return self.filter(session_id=as_text("session_id", session_id))
+class SessionAnalyticsQuerySet(PerSessionQuerySet):
+    """Queries the analytics routes make (``for_user``, ``for_session``, ``summary``)."""
 
     def summary(self, user_id: Any = None) -> dict[str, Any]:
         """Count, the average of each score, the best overall score, and per scenario the
@@ -186,7 +177,7 @@ class SessionAnalytics(RoleplayDocument):
         if session.pk is None:
             raise ValueError("the session has not been saved")
         status = type(session).objects(pk=session.pk).scalar("status").first()
-        if status not in ("completed", "ended"):
+        if status not in FINAL_STATUSES:
             raise SessionNotFinished(
                 f"session {session.session_id} is {status}; analyse it once it is completed or ended"
             )

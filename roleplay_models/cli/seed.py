@@ -10,12 +10,12 @@ from typing import Any, TextIO
 
 from bson import ObjectId
 
-from .analytics import SCORE_FIELDS, KeyMoment, SessionAnalytics
-from .character import Character
-from .fields import utc_now
-from .scenario import Scenario
-from .session import ConversationEntry, RoleplaySession
-from .tip import RoleplayTip
+from ..models.analytics import SCORE_FIELDS, KeyMoment, SessionAnalytics
+from ..models.character import Character
+from ..models.scenario import Scenario
+from ..models.session import ConversationEntry, RoleplaySession
+from ..models.tip import RoleplayTip
+from ..odm.fields import utc_now
 
 __all__ = ("seed_catalog", "seed_sessions")
 

@@ -7,11 +7,11 @@ from typing import Any, ClassVar
 from mongoengine import PULL
 from mongoengine.fields import ListField, ReferenceField
 
-from .document import RoleplayDocument
-from .fields import StrictBooleanField, TextField, TrimmedTextListField
-from .filters import as_bool, as_choice, as_positive_int, as_text
-from .pagination import MAX_LIMIT
-from .queryset import RoleplayQuerySet
+from ..odm.document import RoleplayDocument
+from ..odm.fields import StrictBooleanField, TextField, TrimmedTextListField
+from ..odm.filters import as_bool, as_choice, as_positive_int, as_text
+from ..odm.pagination import MAX_LIMIT
+from ..odm.queryset import ActiveQuerySet
 from .scenario import Scenario
 
 __all__ = ("RoleplayTip", "RoleplayTipQuerySet", "TIP_CATEGORIES", "DIFFICULTY_LEVELS")
@@ -26,11 +26,8 @@ TIP_CATEGORIES = (
 DIFFICULTY_LEVELS = ("beginner", "intermediate", "advanced")
 
 
-class RoleplayTipQuerySet(RoleplayQuerySet):
+class RoleplayTipQuerySet(ActiveQuerySet):
     """Queries the tip routes make; only active tips unless asked otherwise."""
-
-    def active(self) -> RoleplayTipQuerySet:
-        return self.filter(is_active=True)
 
     def featured(self, flag: Any = True) -> RoleplayTipQuerySet:
         return self.filter(is_featured=as_bool("featured", flag))

@@ -7,20 +7,17 @@ from typing import Any, ClassVar
 from mongoengine import PULL
 from mongoengine.fields import ListField, ReferenceField
 
-from .document import RoleplayDocument
-from .fields import StrictBooleanField, TextField, TrimmedTextListField
-from .filters import as_text, contains_regex
-from .queryset import RoleplayQuerySet
+from ..odm.document import RoleplayDocument
+from ..odm.fields import StrictBooleanField, TextField, TrimmedTextListField
+from ..odm.filters import as_text, contains_regex
+from ..odm.queryset import ActiveQuerySet
 from .scenario import Scenario
 
 __all__ = ("Character", "CharacterQuerySet")
 
 
-class CharacterQuerySet(RoleplayQuerySet):
+class CharacterQuerySet(ActiveQuerySet):
     """Queries the character routes make."""
-
-    def active(self) -> CharacterQuerySet:
-        return self.filter(is_active=True)
 
     def with_role(self, role: Any) -> CharacterQuerySet:
         """Characters whose role contains ``role``, ignoring case; taken literally, not as a regex."""

@@ -9,7 +9,7 @@ from pymongo.errors import OperationFailure
 
 from .server import forget_server_facts, server_facts
 
-__all__ = ("IndexReport", "RefusedIndex", "ensure_indexes")
+__all__ = ("IndexReport", "RefusedIndex", "declare_models", "ensure_indexes")
 
 
 @dataclass(frozen=True)
@@ -29,17 +29,26 @@ class IndexReport:
     refused: list[RefusedIndex] = field(default_factory=list)
 
 
+# The models whose indexes connect() and ensure_indexes() create: the models package
+# declares them here, so that this layer never imports the one above it.
+_declared: list[Any] = []
+
+
+def declare_models(*models: Any) -> None:
+    """Have :func:`ensure_indexes` (and so ``connect``) create these models' indexes."""
+    _declared.extend(model for model in models if model not in _declared)
+
+
 def ensure_indexes(models: Iterable[Any] | None = None) -> IndexReport:
-    """Create every index declared in the models' ``meta``, one at a time.
+    """Create every index declared in the models' ``meta`` (by default the package's five
+    models), one at a time.
 
     An index the server refuses (a text index on a server without text
     search, say) is reported and the rest are still created. A text index
     that a server accepts but cannot query is reported as refused too.
     """
     if models is None:
-        from .models import MODELS
-
-        models = MODELS
+        models = list(_declared)
     report = IndexReport()
     text_indexes: list[tuple[Any, RefusedIndex]] = []
     client = None

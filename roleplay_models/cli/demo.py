@@ -1,19 +1,22 @@
-"""A small catalog and one finished practice session, for the ``demo`` command."""
+"""The seeded catalog and one finished practice session, for the ``demo`` command."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import TextIO
 
-from .analytics import KeyMoment, SessionAnalytics
-from .character import Character
-from .fields import utc_now
-from .scenario import Scenario
-from .session import ConversationEntry, RoleplaySession
-from .tip import RoleplayTip
+from ..models.analytics import KeyMoment, SessionAnalytics
+from ..models.character import Character
+from ..models.scenario import Scenario
+from ..models.session import ConversationEntry, RoleplaySession
+from ..models.tip import RoleplayTip
+from ..odm.fields import utc_now
+from .seed import seed_catalog
 
 __all__ = ("create_demo_data", "print_demo")
 
+DEMO_SCENARIO = "cold-call-cfo"
+DEMO_CHARACTER = "Dana Whitfield"
 DEMO_CONVERSATION = (
     ("user", "Hi Dana, thanks for taking the call. "
              "I'd like to show how we cut month-end close by a week."),
@@ -27,30 +30,10 @@ DEMO_CONVERSATION = (
 
 
 def create_demo_data(user_id: str = "demo-rep") -> RoleplaySession:
-    """Save a scenario, a character, a tip and one completed, analysed session."""
-    scenario = Scenario(
-        scenario_id="cold-call-cfo",
-        title="Cold call to a sceptical CFO",
-        description="Open a call with a CFO who believes the budget is already spent.",
-        llm_prompt="You are Dana, a CFO. Be brief, sceptical and numbers-driven.",
-    ).save()
-    character = Character(
-        name="Dana Whitfield",
-        role="CFO",
-        personality="Direct, impatient, respects data.",
-        background="Twenty years in corporate finance; burned by a failed rollout.",
-        objections=["The budget is spent", "We already have a tool", "No time this quarter"],
-        scenarios=[scenario],
-    ).save()
-    RoleplayTip(
-        category="objection_handling",
-        title="Answer 'we already have a tool' with a question",
-        content="Ask what results the current tool gives before comparing anything.",
-        techniques=["Ask about outcomes", "Quantify the gap"],
-        related_scenarios=[scenario],
-        difficulty_level="beginner",
-        is_featured=True,
-    ).save()
+    """Seed the catalog (see :mod:`.seed`) and save one completed, analysed session in it."""
+    seed_catalog()
+    scenario = Scenario.objects.get(scenario_id=DEMO_SCENARIO)
+    character = Character.objects.get(name=DEMO_CHARACTER)
     started = utc_now() - timedelta(minutes=6)
     history = [
         ConversationEntry(role=role, text=text, timestamp=started + timedelta(seconds=40 * i))

@@ -15,7 +15,7 @@ from mongoengine.connection import DEFAULT_CONNECTION_NAME
 from pymongo import uri_parser
 from pymongo.errors import ConnectionFailure, InvalidURI, PyMongoError
 
-from .errors import ConfigurationError, IndexRefusedWarning, ServerUnreachable
+from ..errors import ConfigurationError, IndexRefusedWarning, ServerUnreachable
 
 __all__ = (
     "DEFAULT_URI",
