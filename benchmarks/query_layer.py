@@ -23,7 +23,8 @@ from roleplay_models import (
     SessionAnalytics,
     populate,
 )
-from roleplay_models.odm.api import api_shape, load_references, populated_dicts
+from roleplay_models.odm.api import api_shape, populated_dicts
+from roleplay_models.odm.references import load_references
 
 from common import CommandLog, real_server, server_choice
 

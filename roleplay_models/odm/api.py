@@ -1,4 +1,5 @@
-"""The JSON the frontend reads, built from Documents or straight from pymongo documents.
+"""Shaping the JSON the frontend reads, from Documents or straight from pymongo documents
+(loading what references point at is :mod:`.references`' job).
 
 Keys are the stored field names (``scenario_id``, ``llmPrompt``, ...), except ``_id``, which
 becomes ``id``, and the timestamps, which become ``created_at`` / ``updated_at``. Ids are
@@ -9,26 +10,19 @@ id string or, when populated, a small dict of the fields its route shows.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+import functools
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import Any, cast
 
-from bson import DBRef, ObjectId
+from bson import ObjectId
 from mongoengine.base import BaseDocument
 from mongoengine.fields import EmbeddedDocumentField, ListField, ObjectIdField, ReferenceField
 
 from .fields import UTCDateTimeField
+from .references import element_field, reference_id, reference_target, stored_names
 from .timestamps import CREATED, UPDATED
 
-__all__ = (
-    "ApiShape",
-    "api_shape",
-    "element_field",
-    "iso_utc",
-    "load_references",
-    "populated_dicts",
-    "reference_dict",
-    "reference_id",
-)
+__all__ = ("ApiShape", "api_shape", "iso_utc", "populated_dicts", "reference_dict")
 
 OUTPUT_KEYS = {"_id": "id", CREATED: "created_at", UPDATED: "updated_at"}
 Populated = Mapping[str, Mapping[ObjectId, dict[str, Any]]]
@@ -55,20 +49,6 @@ def _id_string(value: Any) -> Any:
 
 def _datetime(value: Any) -> Any:
     return iso_utc(value) if isinstance(value, datetime.datetime) else value
-
-
-def element_field(field: Any) -> Any:
-    """The field of a list's entries, or the field itself when it is not a list."""
-    return field.field if isinstance(field, ListField) else field
-
-
-def reference_id(value: Any) -> Any:
-    """The id a reference holds, whether an ObjectId, a DBRef or a Document."""
-    if isinstance(value, DBRef):
-        return value.id
-    if isinstance(value, BaseDocument):
-        return value.pk
-    return value
 
 
 class ApiShape:
@@ -143,52 +123,15 @@ class ApiShape:
         return found.get(reference_id(value)) or _id_string(reference_id(value))
 
 
-_shapes: dict[type, ApiShape] = {}
+@functools.cache
+def _compiled_shape(cls: Hashable) -> ApiShape:
+    return ApiShape(cast(Any, cls))
 
 
 def api_shape(cls: type[BaseDocument]) -> ApiShape:
-    """The compiled :class:`ApiShape` of ``cls``."""
-    shape = _shapes.get(cls)
-    if shape is None:
-        shape = _shapes[cls] = ApiShape(cls)
-    return shape
-
-
-def reference_target(cls: type[BaseDocument], name: str) -> Any:
-    return element_field(cls._fields[name]).document_type
-
-
-def stored_names(cls: type[BaseDocument], names: Iterable[str]) -> list[str]:
-    return [cls._fields[name].db_field for name in names]
-
-
-def load_references(
-    cls: type[BaseDocument], raws: Sequence[Mapping[str, Any]]
-) -> dict[str, list[Mapping[str, Any]]]:
-    """Fetch what ``raws`` refer to, one query per reference the model populates.
-
-    Returns, per reference attribute, the referenced documents with only the
-    fields of ``cls.api_references`` (plus ``_id``).
-    """
-    loaded: dict[str, list[Mapping[str, Any]]] = {}
-    for name, fields in getattr(cls, "api_references", {}).items():
-        stored = cls._fields[name].db_field
-        ids: set[ObjectId] = set()
-        for raw in raws:
-            value = raw.get(stored)
-            for item in value if isinstance(value, list) else [value]:
-                if item is not None:
-                    ids.add(reference_id(item))
-        target = reference_target(cls, name)
-        if not ids:
-            loaded[name] = []
-            continue
-        projection = {key: 1 for key in stored_names(target, fields)}
-        cursor = target._get_collection().find({"_id": {"$in": list(ids)}}, projection)
-        # ids are unique, so one batch larger than their number holds every match and the
-        # server closes the cursor in its first reply: one round trip
-        loaded[name] = list(cursor.batch_size(len(ids) + 1))
-    return loaded
+    """The compiled :class:`ApiShape` of ``cls``, made once per class."""
+    # A class hashes by identity; mongoengine's instance __hash__ makes mypy doubt it.
+    return _compiled_shape(cast(Hashable, cls))
 
 
 def reference_dict(cls: type[BaseDocument], name: str, stored: Mapping[str, Any]) -> dict[str, Any]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .api import api_shape, load_references, populated_dicts, reference_id, reference_target
+from .api import api_shape, populated_dicts
 from .filters import as_text
 from .limits import check_document_size
 from .pagination import Page, page_bounds
-from .references import check_references_exist
+from .references import check_references_exist, load_references, reference_id, reference_target
 from .timestamps import TimestampedQuerySet
 
 __all__ = ("ActiveQuerySet", "PerSessionQuerySet", "RoleplayQuerySet", "populate")

@@ -1,18 +1,80 @@
-"""Checking, at save time, that references point at documents that exist: one query per
-referenced model, never in ``validate()``."""
+"""References: what they hold, loading what they point at (one query per referenced model),
+and checking at save time, never in ``validate()``, that they point at documents that exist."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from bson import DBRef, ObjectId
 from mongoengine import Document, ValidationError, signals
-from mongoengine.fields import ReferenceField
+from mongoengine.base import BaseDocument
+from mongoengine.fields import ListField, ReferenceField
 
-from .api import element_field, reference_id
 from .timestamps import is_new
 
-__all__ = ("ChecksReferences", "check_references_exist")
+__all__ = (
+    "ChecksReferences",
+    "check_references_exist",
+    "element_field",
+    "load_references",
+    "reference_id",
+    "reference_target",
+    "stored_names",
+)
+
+
+def element_field(field: Any) -> Any:
+    """The field of a list's entries, or the field itself when it is not a list."""
+    return field.field if isinstance(field, ListField) else field
+
+
+def reference_id(value: Any) -> Any:
+    """The id a reference holds, whether an ObjectId, a DBRef or a Document."""
+    if isinstance(value, DBRef):
+        return value.id
+    if isinstance(value, BaseDocument):
+        return value.pk
+    return value
+
+
+def reference_target(cls: type[BaseDocument], name: str) -> Any:
+    """The model that reference ``name`` of ``cls`` points at."""
+    return element_field(cls._fields[name]).document_type
+
+
+def stored_names(cls: type[BaseDocument], names: Iterable[str]) -> list[str]:
+    """The stored (``db_field``) names of fields ``names`` of ``cls``."""
+    return [cls._fields[name].db_field for name in names]
+
+
+def load_references(
+    cls: type[BaseDocument], raws: Sequence[Mapping[str, Any]]
+) -> dict[str, list[Mapping[str, Any]]]:
+    """Fetch what ``raws`` refer to, one query per reference the model populates.
+
+    Returns, per reference attribute, the referenced documents with only the
+    fields of ``cls.api_references`` (plus ``_id``).
+    """
+    loaded: dict[str, list[Mapping[str, Any]]] = {}
+    for name, fields in getattr(cls, "api_references", {}).items():
+        stored = cls._fields[name].db_field
+        ids: set[ObjectId] = set()
+        for raw in raws:
+            value = raw.get(stored)
+            for item in value if isinstance(value, list) else [value]:
+                if item is not None:
+                    ids.add(reference_id(item))
+        target = reference_target(cls, name)
+        if not ids:
+            loaded[name] = []
+            continue
+        projection = {key: 1 for key in stored_names(target, fields)}
+        cursor = target._get_collection().find({"_id": {"$in": list(ids)}}, projection)
+        # ids are unique, so one batch larger than their number holds every match and the
+        # server closes the cursor in its first reply: one round trip
+        loaded[name] = list(cursor.batch_size(len(ids) + 1))
+    return loaded
 
 
 def _was_changed(db_field: str, changed: set[str]) -> bool:
