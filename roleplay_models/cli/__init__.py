@@ -171,8 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> str:
+    return f"roleplay-models: warning: {message}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; errors are one line on stderr and a non-zero exit."""
+    """Run one command; errors are one line on stderr and a non-zero exit, warnings (an index
+    the server refused) one line each."""
+    warnings.formatwarning = _one_line_warning
     args = build_parser().parse_args(argv)
     if getattr(args, "sessions", 0) < 0:
         print("roleplay-models: error: --sessions must be 0 or more", file=sys.stderr)
