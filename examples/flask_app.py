@@ -119,6 +119,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             raise rp.InvalidFilter("turn must be an object with role and text")
         if status not in (None, "paused", "active"):
             raise rp.InvalidFilter("status may be set to paused or active here; use /end")
+        if turn is not None and status is not None:
+            raise rp.InvalidFilter("send a turn or a status, not both: each is its own write")
         if turn is not None:
             session.add_turn(turn.get("role"), turn.get("text"), turn.get("audio_duration"))
         if status == "paused":

@@ -159,6 +159,8 @@ def ping(alias: str = "default") -> None:
 
 
 def _connect_server(uri: str, alias: str, kwargs: dict[str, Any], wait: bool) -> Any:
+    if kwargs.get("tz_aware", True) is not True:
+        raise ConfigurationError("tz_aware must stay True: the package works in aware UTC")
     database = _database_name(uri)
     in_uri = _uri_option_names(uri)
     defaults = {k: v for k, v in DEFAULT_TIMEOUTS_MS.items() if k.lower() not in in_uri}
@@ -194,11 +196,17 @@ def _ensure_indexes_once(uri: str) -> None:
     with _indexed_lock:
         if key in _indexed:
             return
-        try:
-            report = ensure_indexes()
-        except ConnectionFailure as err:
-            raise ServerUnreachable(
-                f"cannot reach MongoDB at {redact_uri(uri)}: {_first_reason(err)}") from None
+    # Not under the lock: while the server is down, each caller (a web request, say) fails
+    # within its own selection timeout instead of queueing behind the others. Creating an
+    # index that exists is a no-op, so two threads doing it at once is harmless.
+    try:
+        report = ensure_indexes()
+    except ConnectionFailure as err:
+        raise ServerUnreachable(
+            f"cannot reach MongoDB at {redact_uri(uri)}: {_first_reason(err)}") from None
+    with _indexed_lock:
+        if key in _indexed:
+            return
         _indexed.add(key)
     for refused in report.refused:
         keys = ", ".join(f"{k}:{v}" for k, v in refused.keys)

@@ -14,6 +14,8 @@ the old version and one change is lost. There, a write to a document holds
   process holds it. A lease left by a crashed holder expires after
   :data:`LEASE_SECONDS`; of the processes that find it expired, the one that
   inserts the takeover marker named after that holder's token removes it.
+  Every command sent under a lease times out after :data:`COMMAND_SECONDS`,
+  so a live holder never outlasts its lease.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import pymongo
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from ..errors import ConcurrentModification
@@ -36,6 +39,10 @@ __all__ = ("LEASE_COLLECTION", "LEASE_SECONDS", "document_write_lock")
 LEASE_COLLECTION = "roleplay_locks"
 # Far longer than one write holds it; only a crashed (or frozen) holder lets it run out.
 LEASE_SECONDS = 30.0
+LEASE = datetime.timedelta(seconds=LEASE_SECONDS)
+# Each command sent while a lease is held must end well before the lease can expire, or
+# another process could take it over while the command still waits at the server.
+COMMAND_SECONDS = LEASE_SECONDS / 3
 # How long a writer waits for a lease before giving up with ConcurrentModification.
 WAIT_SECONDS = 60.0
 FIRST_BACKOFF_S, MAX_BACKOFF_S = 0.001, 0.05
@@ -51,7 +58,8 @@ def document_write_lock(collection: Any, document_id: Any) -> Iterator[None]:
         return
     with _STRIPES[hash((collection.full_name, document_id)) % len(_STRIPES)]:
         with _lease(collection.database[LEASE_COLLECTION], f"{collection.name}:{document_id}"):
-            yield
+            with pymongo.timeout(COMMAND_SECONDS):
+                yield
 
 
 def _now() -> datetime.datetime:
@@ -94,15 +102,13 @@ def _acquire(leases: Any, name: str, token: str) -> None:
     backoff = FIRST_BACKOFF_S
     while True:
         try:
-            leases.insert_one({"_id": name, "token": token,
-                               "expires_at": _now() + datetime.timedelta(seconds=LEASE_SECONDS)})
+            leases.insert_one({"_id": name, "token": token, "expires_at": _now() + LEASE})
             return
         except DuplicateKeyError:
             pass
         held = leases.find_one({"_id": name})
-        if held is not None and held["expires_at"] < _now():
+        if held is not None and _as_utc(held["expires_at"]) < _now():
             _take_over(leases, name, held["token"])
-            continue
         if time.monotonic() > deadline:
             raise ConcurrentModification(f"{name} stayed locked by another writer for "
                                          f"{WAIT_SECONDS:.0f} s")
@@ -115,11 +121,21 @@ def _take_over(leases: Any, name: str, expired_token: str) -> None:
 
     The marker's ``_id`` is unique to the expired holder's token, so of all the
     processes that saw that lease expire, exactly one inserts it and deletes
-    the lease. Markers stay (a process that read the old lease late must still
-    lose); they are small and only a crash leaves one.
+    the lease. Markers stay while they are fresh (a process that read the old
+    lease late must still lose). A marker older than a lease means its winner
+    died before deleting the lease: it is removed, so that a later try can win.
     """
+    marker = f"{name}!{expired_token}"
     try:
-        leases.insert_one({"_id": f"{name}!{expired_token}", "taken_at": _now()})
+        leases.insert_one({"_id": marker, "taken_at": _now()})
     except DuplicateKeyError:
+        found = leases.find_one({"_id": marker})
+        if found is not None and _as_utc(found["taken_at"]) < _now() - LEASE:
+            leases.delete_one({"_id": marker})
         return
     leases.delete_one({"_id": name, "token": expired_token})
+
+
+def _as_utc(value: datetime.datetime) -> datetime.datetime:
+    """A stored time as aware UTC, whatever the client's ``tz_aware``."""
+    return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)

@@ -76,7 +76,7 @@ def _ask(client: Any) -> ServerFacts:
                            group_accumulators=True)
     info = client.admin.command("buildInfo")
     text_search = _text_search(client.get_default_database())
-    if "ferretdbVersion" in info:
+    if str(info.get("ferretdbVersion", "")).lstrip("v").startswith("1."):
         # FerretDB v1's documented gaps: updates read, change and write back without a
         # lock, and $group feeds its documents to the first accumulator only.
         return ServerFacts(f"FerretDB {info['ferretdbVersion']}", atomic_updates=False,
@@ -90,11 +90,11 @@ def server_facts(client: Any) -> ServerFacts:
     facts = _facts.get(client)
     if facts is not None:  # every add_turn comes here: no lock once the client is known
         return facts
+    # Asked without the lock, so that during an outage each caller fails within its own
+    # selection timeout; two threads asking at once get the same answer.
+    facts = _ask(client)
     with _facts_lock:
-        facts = _facts.get(client)
-        if facts is None:
-            facts = _facts[client] = _ask(client)
-        return facts
+        return _facts.setdefault(client, facts)
 
 
 def forget_server_facts(client: Any) -> None:

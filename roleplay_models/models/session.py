@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, cast
 
@@ -54,6 +55,17 @@ TRANSITIONS = {
 MAX_TRANSITION_ATTEMPTS = 20
 LIFECYCLE_FIELDS = ("status", "start_time", "end_time", "total_duration", "paused_at",
                     "paused_seconds", "last_turn_at")
+
+
+@dataclass(frozen=True)
+class Conditional:
+    """An update to apply only if the stored session matches ``query``; ``holds`` is the same
+    test in Python, on the fields ``projection`` reads (for servers without atomic updates)."""
+
+    query: dict[str, Any]
+    holds: Callable[[Mapping[str, Any]], bool]
+    projection: dict[str, Any]
+    update: dict[str, Any]
 
 
 def _transition_holds(
@@ -210,24 +222,27 @@ class RoleplaySession(RoleplayDocument):
         :class:`SessionNotActive` when the session is paused, ended or
         completed; none of them writes.
         """
-        now = utc_now()
-        entry = ConversationEntry(role=role, text=text, audio_duration=audio_duration, timestamp=now)
-        entry.validate()
+        ConversationEntry(role=role, text=text, audio_duration=audio_duration).validate()
         most = current_limits().turns_per_session
-        pushed = self._update_if(
-            # a session already holding the most turns allowed does not match
-            {"_id": self._require_pk(), "status": "active",
-             f"conversation_history.{most - 1}": {"$exists": False}},
-            lambda stored: (stored.get("status") == "active"
-                            and len(stored.get("conversation_history", ())) < most),
-            {"status": 1, "conversation_history._id": 1},
-            {
-                "$push": {"conversation_history": entry.to_mongo()},
-                "$max": {"last_turn_at": now},
-                "$set": {UPDATED: now},
-            },
-        )
-        if not pushed:
+        pushed: list[ConversationEntry] = []
+
+        def push(now: datetime) -> Conditional:
+            entry = ConversationEntry(role=role, text=text, audio_duration=audio_duration,
+                                      timestamp=now)
+            pushed.append(entry)
+            return Conditional(
+                # a session already holding the most turns allowed does not match
+                query={"_id": self.pk, "status": "active",
+                       f"conversation_history.{most - 1}": {"$exists": False}},
+                holds=lambda stored: (stored.get("status") == "active"
+                                      and len(stored.get("conversation_history", ())) < most),
+                projection={"status": 1, "conversation_history._id": 1},
+                update={"$push": {"conversation_history": entry.to_mongo()},
+                        "$max": {"last_turn_at": now}, "$set": {UPDATED: now}},
+            )
+
+        now = self._update_if(push)
+        if now is None:
             self._reload_lifecycle()
             if self.status == "active":
                 raise ValidationError(
@@ -236,6 +251,7 @@ class RoleplaySession(RoleplayDocument):
             raise SessionNotActive(
                 f"session {self.session_id} is {self.status}; turns are accepted only while active"
             )
+        entry = pushed[-1]
         if self._history_loaded:
             list.append(self._data["conversation_history"], entry)  # without marking it changed
         last_turn_at = now if self.last_turn_at is None else max(self.last_turn_at, now)
@@ -284,50 +300,55 @@ class RoleplaySession(RoleplayDocument):
                     f"session {self.session_id} is {self.status}; cannot become {target}"
                     f" (allowed only from {' or '.join(allowed_from)})"
                 )
-            now = utc_now()
-            changes = self._transition_changes(target, now)
-            expected = {"status": self.status, "paused_at": self.paused_at,
-                        "paused_seconds": self.paused_seconds}
-            query: dict[str, Any] = {"_id": self._require_pk(), **expected}
-            final = target in FINAL_STATUSES
-            if final:
-                # No turn may be stored after end_time, even one pushed a moment ago.
-                query["$or"] = [{"last_turn_at": None}, {"last_turn_at": {"$lte": now}}]
-            holds = functools.partial(_transition_holds, expected=expected, final=final, now=now)
-            projection = dict.fromkeys([*expected, "last_turn_at"], 1)
-            if self._update_if(query, holds, projection, self._stored_changes(changes, now)):
-                self._set_clean(updated_at=now, **changes)
+            now = self._update_if(functools.partial(self._transition_update, target))
+            if now is not None:
+                self._set_clean(updated_at=now, **self._transition_changes(target, now))
                 return
             self._reload_lifecycle()  # someone else changed it first: look again
         raise ConcurrentModification(
             f"session {self.session_id} changed {MAX_TRANSITION_ATTEMPTS} times during {target}"
         )
 
-    def _update_if(
-        self,
-        query: dict[str, Any],
-        holds: Callable[[Mapping[str, Any]], bool],
-        projection: dict[str, Any],
-        update: dict[str, Any],
-    ) -> bool:
-        """Apply ``update`` if the stored session matches ``query``; ``holds`` is the same
-        test in Python, on the fields ``projection`` reads. True when it was applied.
+    def _transition_update(self, target: str, now: datetime) -> Conditional:
+        """The conditional update that makes this session ``target`` at ``now``."""
+        expected = {"status": self.status, "paused_at": self.paused_at,
+                    "paused_seconds": self.paused_seconds}
+        query: dict[str, Any] = {"_id": self.pk, **expected}
+        final = target in FINAL_STATUSES
+        if final:
+            # No turn may be stored after end_time, even one pushed a moment ago.
+            query["$or"] = [{"last_turn_at": None}, {"last_turn_at": {"$lte": now}}]
+        return Conditional(
+            query=query,
+            holds=functools.partial(_transition_holds, expected=expected, final=final, now=now),
+            projection=dict.fromkeys([*expected, "last_turn_at"], 1),
+            update=self._stored_changes(self._transition_changes(target, now), now),
+        )
 
-        Where single-document updates are atomic this is one update filtered by
-        ``query``. Elsewhere the write holds the document's lease, so no writer
-        through this package changes the session meanwhile: it is read by
-        ``_id``, tested with ``holds``, and updated by ``_id`` (FerretDB v1 finds
-        a document by ``_id`` alone through its key, and scans the collection for
-        any other filter).
+    def _update_if(self, build: Callable[[datetime], Conditional]) -> datetime | None:
+        """Apply the update ``build(now)`` gives if the stored session matches its query;
+        returns the ``now`` it was built for, or None when the session did not match.
+
+        ``now`` is read once the document's lock is held, so no write that this
+        one waited for carries a later time. Where single-document updates are
+        atomic this is one update filtered by the query. Elsewhere the write
+        holds the document's lease, so no writer through this package changes
+        the session meanwhile: it is read by ``_id``, tested with ``holds``, and
+        updated by ``_id`` (FerretDB v1 finds a document by ``_id`` alone through
+        its key, and scans the collection for any other filter).
         """
         collection = self._get_collection()
         with document_write_lock(collection, self._require_pk()):
+            now = utc_now()
+            conditional = build(now)
             if server_facts(collection.database.client).atomic_updates:
-                return bool(collection.update_one(query, update).matched_count == 1)
-            stored = collection.find_one({"_id": self.pk}, projection)
-            if stored is None or not holds(stored):
-                return False
-            return bool(collection.update_one({"_id": self.pk}, update).matched_count == 1)
+                matched = collection.update_one(conditional.query, conditional.update)
+            else:
+                stored = collection.find_one({"_id": self.pk}, conditional.projection)
+                if stored is None or not conditional.holds(stored):
+                    return None
+                matched = collection.update_one({"_id": self.pk}, conditional.update)
+        return now if matched.matched_count == 1 else None
 
     def _stored_changes(self, changes: dict[str, Any], now: datetime) -> dict[str, Any]:
         """The update storing ``changes`` as save() would: None is null only where the

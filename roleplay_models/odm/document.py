@@ -56,11 +56,17 @@ class StoresLikeMongoose:
 
     def _delta(self) -> tuple[dict[str, Any], dict[str, Any]]:
         set_data, unset_data = super()._delta()  # type: ignore[misc]
+        minimized = {self._fields[name].db_field  # type: ignore[attr-defined]
+                     for name in self._minimized_fields()}
         for path in list(unset_data):
             name = self._reverse_db_field_map.get(path)  # type: ignore[attr-defined]
             if name is not None and self._fields[name].null:  # type: ignore[attr-defined]
                 del unset_data[path]
                 set_data[path] = None
+        for path in list(set_data):
+            if path in minimized and not set_data[path]:  # emptied: no key, not null
+                del set_data[path]
+                unset_data[path] = 1
         return set_data, unset_data
 
 

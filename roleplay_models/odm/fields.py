@@ -36,6 +36,9 @@ JS_WHITESPACE = (
     "\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 )
 
+# The operator names mongoengine passes to prepare_query_value for an update's values.
+TRIMMED_UPDATES = frozenset(UPDATE_OPERATORS) | {"addToSet", "pushAll", "pullAll", "setOnInsert"}
+
 _loading = contextvars.ContextVar("roleplay_models_loading", default=False)
 
 
@@ -94,8 +97,8 @@ class TextField(StringField):
         return value
 
     def prepare_query_value(self, op: str, value: Any) -> Any:
-        if op in UPDATE_OPERATORS and self.trim:  # an update's value always comes from the program
-            value = js_trim(value)
+        if self.trim and op in TRIMMED_UPDATES:  # an update's value always comes from the program
+            value = [js_trim(v) for v in value] if isinstance(value, (list, tuple)) else js_trim(value)
         return super().prepare_query_value(op, value)
 
     def _validate_choices(self, value: Any) -> None:

@@ -107,12 +107,18 @@ ROUTES = [
 ]
 PARAMS = ["search", "role", "user_id", "status", "page", "limit", "category", "session_id",
           "difficulty_level", "featured"]
+valid_turns = st.fixed_dictionaries({"role": st.sampled_from(["user", "assistant"]),
+                                     "text": st.text(min_size=1, max_size=20)})
 bodies = st.one_of(
     json_values.map(lambda v: json.dumps(v).encode()),
     st.binary(max_size=64),
     st.just(b"[" * 50_000),
     st.builds(lambda turn: json.dumps({"turn": turn}).encode(), json_values),
     st.builds(lambda status: json.dumps({"status": status}).encode(), json_values),
+    st.builds(lambda turn, status: json.dumps({"turn": turn, "status": status}).encode(),
+              st.one_of(json_values, valid_turns), st.one_of(json_values, st.sampled_from(
+                  ["active", "paused", "ended"]))),
+    valid_turns.map(lambda turn: json.dumps({"turn": turn}).encode()),
 )
 
 

@@ -144,6 +144,13 @@ def test_a_deeply_nested_body_is_a_400_and_writes_nothing(app_client):
     assert RoleplaySession.objects.count() == 0
 
 
+def test_a_patch_with_a_turn_and_a_status_is_a_400_and_writes_nothing(app_client):
+    session = RoleplaySession.start(builders.scenario().save(), "rep")
+    answer = app_client.patch(f"{API}/sessions/{session.session_id}",
+                              json={"turn": {"role": "user", "text": "hi"}, "status": "active"})
+    assert answer.status_code == 400 and stored(session)["conversation_history"] == []
+
+
 def test_every_route_is_reachable_and_an_empty_patch_is_a_400(app_client):
     session = RoleplaySession.start(builders.scenario().save(), "rep")
     assert app_client.get(f"{API}/analytics/summary").status_code == 200

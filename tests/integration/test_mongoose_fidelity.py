@@ -226,3 +226,20 @@ def test_add_turn_stays_in_step_when_the_clock_moves_between_building_and_storin
     entry = session.add_turn("user", "Hello")
     in_step(session)
     assert stored(session)["conversation_history"][0]["timestamp"] == entry.timestamp
+
+
+def test_emptying_the_metadata_of_a_saved_session_removes_the_key(db):
+    session = RoleplaySession.start(builders.scenario().save(), "rep-1",
+                                    metadata={"user_agent": "UA"})
+    session.metadata = roleplay_models.SessionMetadata()
+    session.save()
+    assert "metadata" not in stored(session)
+    in_step(session)
+
+
+def test_list_values_of_updates_are_trimmed_too(db):
+    character = builders.character([builders.scenario().save()], objections=[]).save()
+    Character.objects(pk=character.pk).update(push_all__objections=["  a  ", " b "])
+    Character.objects(pk=character.pk).update(add_to_set__objections="  c  ")
+    Character.objects(pk=character.pk).update(add_to_set__objections=["  d  "])
+    assert stored(character)["objections"] == ["a", "b", "c", "d"]

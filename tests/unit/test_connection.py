@@ -84,3 +84,8 @@ def test_an_srv_uri_is_accepted_as_a_uri():
     with pytest.raises(ConfigurationError, match="names no database"):
         roleplay_models.connect("mongodb+srv://u:p@cluster0.example.net/?retryWrites=true")
     assert _database_name("mongodb+srv://u:p@cluster0.example.net/roleplay?w=1") == "roleplay"
+
+
+def test_naive_datetimes_are_refused_at_connect():
+    with pytest.raises(ConfigurationError, match="tz_aware"):
+        roleplay_models.connect(f"mongodb://127.0.0.1:{closed_port()}/roleplay", tz_aware=False)
