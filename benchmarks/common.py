@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import os
 import uuid
+import warnings
 from collections.abc import Iterator
 
 import roleplay_models
@@ -42,7 +43,9 @@ def real_server(log: CommandLog, choice: argparse.Namespace | None = None) -> It
         else:
             started = stack.enter_context(SERVERS[choice.server]())
             base, label = started.uri, started.name
-        client = roleplay_models.connect(with_database(base, name), event_listeners=[log])
+        with warnings.catch_warnings():  # a refused text index is no news for a benchmark
+            warnings.simplefilter("ignore", roleplay_models.IndexRefusedWarning)
+            client = roleplay_models.connect(with_database(base, name), event_listeners=[log])
         try:
             yield f"{label} ({roleplay_models.server_facts(client).describe()})"
         finally:
