@@ -14,8 +14,9 @@ the old version and one change is lost. There, a write to a document holds
   process holds it. A lease left by a crashed holder expires after
   :data:`LEASE_SECONDS`; of the processes that find it expired, the one that
   inserts the takeover marker named after that holder's token removes it.
-  Every command sent under a lease times out after :data:`COMMAND_SECONDS`,
-  so a live holder never outlasts its lease.
+  Every command sent under a lease times out after :data:`COMMAND_SECONDS` (or
+  the client's selection timeout, if shorter), so a live holder never outlasts
+  its lease.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ LEASE_SECONDS = 30.0
 LEASE = datetime.timedelta(seconds=LEASE_SECONDS)
 # Each command sent while a lease is held must end well before the lease can expire, or
 # another process could take it over while the command still waits at the server.
-COMMAND_SECONDS = LEASE_SECONDS / 3
+COMMAND_SECONDS = LEASE_SECONDS / 3  # lowered to the client's selection timeout
 # How long a writer waits for a lease before giving up with ConcurrentModification.
 WAIT_SECONDS = 60.0
 FIRST_BACKOFF_S, MAX_BACKOFF_S = 0.001, 0.05
@@ -58,8 +59,17 @@ def document_write_lock(collection: Any, document_id: Any) -> Iterator[None]:
         return
     with _STRIPES[hash((collection.full_name, document_id)) % len(_STRIPES)]:
         with _lease(collection.database[LEASE_COLLECTION], f"{collection.name}:{document_id}"):
-            with pymongo.timeout(COMMAND_SECONDS):
+            with pymongo.timeout(_command_seconds(collection.database.client)):
                 yield
+
+
+def _command_seconds(client: Any) -> float:
+    """How long one command under a lease may take: at most a third of the lease, and no
+    longer than the client's selection timeout, so that during an outage a write fails as
+    quickly as any other call (pymongo retries a read inside this time)."""
+    if not isinstance(client, pymongo.MongoClient):  # mongomock: nothing goes over a network
+        return COMMAND_SECONDS
+    return float(min(COMMAND_SECONDS, client.options.server_selection_timeout))
 
 
 def _now() -> datetime.datetime:
