@@ -52,15 +52,16 @@ _STRIPES = [threading.Lock() for _ in range(64)]
 
 
 @contextlib.contextmanager
-def document_write_lock(collection: Any, document_id: Any) -> Iterator[None]:
-    """Hold this document's lock when the server needs it; otherwise do nothing."""
+def document_write_lock(collection: Any, document_id: Any) -> Iterator[bool]:
+    """Hold this document's lock when the server needs it; otherwise do nothing. Yields
+    whether it locked, i.e. whether the server lacks atomic single-document updates."""
     if server_facts(collection.database.client).atomic_updates:
-        yield
+        yield False
         return
     with _STRIPES[hash((collection.full_name, document_id)) % len(_STRIPES)]:
         with _lease(collection.database[LEASE_COLLECTION], f"{collection.name}:{document_id}"):
             with pymongo.timeout(_command_seconds(collection.database.client)):
-                yield
+                yield True
 
 
 def _command_seconds(client: Any) -> float:

@@ -20,7 +20,6 @@ from mongoengine.fields import (
 )
 
 from ..db.locks import document_write_lock
-from ..db.server import server_facts
 from ..errors import ConcurrentModification, InvalidTransition, SessionNotActive
 from ..odm.document import RoleplayDocument, RoleplayEmbeddedDocument
 from ..odm.fields import NumberField, StrictBooleanField, TextField, UTCDateTimeField, utc_now
@@ -338,10 +337,10 @@ class RoleplaySession(RoleplayDocument):
         its key, and scans the collection for any other filter).
         """
         collection = self._get_collection()
-        with document_write_lock(collection, self._require_pk()):
+        with document_write_lock(collection, self._require_pk()) as locked:
             now = utc_now()
             conditional = build(now)
-            if server_facts(collection.database.client).atomic_updates:
+            if not locked:  # the server applies the filtered update atomically
                 matched = collection.update_one(conditional.query, conditional.update)
             else:
                 stored = collection.find_one({"_id": self.pk}, conditional.projection)

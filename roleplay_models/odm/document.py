@@ -51,8 +51,13 @@ class StoresLikeMongoose:
 
     @classmethod
     def _minimized_fields(cls) -> tuple[str, ...]:
-        return tuple(name for name, field in cls._fields.items()  # type: ignore[attr-defined]
-                     if isinstance(field, EmbeddedDocumentField))
+        # asked on every to_mongo(): worked out once per class
+        found: tuple[str, ...] | None = cls.__dict__.get("_minimized")
+        if found is None:
+            found = tuple(name for name, field in cls._fields.items()  # type: ignore[attr-defined]
+                          if isinstance(field, EmbeddedDocumentField))
+            cls._minimized = found  # type: ignore[attr-defined]
+        return found
 
     def _delta(self) -> tuple[dict[str, Any], dict[str, Any]]:
         set_data, unset_data = super()._delta()  # type: ignore[misc]
