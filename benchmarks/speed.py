@@ -2,13 +2,16 @@
 
 Run: python benchmarks/speed.py [--uri URI | --server ferretdb|mongo-java-server]
 Prints one row per operation: the package's median time over raw pymongo's, the target, and
-whether it is met. For add_turn it prints growth instead: its cost on a large collection
-(10,000 sessions) and a long history (about 960 turns) over a small one (10 sessions, 10 turns),
-divided by the same growth of raw pymongo's ``$push``.
+whether it is met. The package and raw pymongo take turns, with garbage collected between
+runs, so that a slow spell of a noisy machine falls on both. For the session routes it prints
+growth instead: a route's cost on a large collection (10,000 sessions) and a long history
+(about 1,000 turns) over its cost on a small one (10 sessions, 10 turns), divided by the same
+growth of raw pymongo's update by ``_id``.
 """
 
 from __future__ import annotations
 
+import gc
 import statistics
 import time
 from collections.abc import Callable
@@ -23,22 +26,36 @@ from common import CommandLog, real_server, server_choice
 
 REPEATS = 15
 LARGE = 10_000
-BULK = 2_000
+BULK = 10_000
+LONG = 1_000  # turns in the long history: the most a session holds
 
 
-def median_time(action: Callable[[], object], repeats: int = REPEATS) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+def timed(action: Callable[[], object]) -> float:
+    gc.collect()  # the garbage of the run before is not this run's cost
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
 
 
-def session_document(scenario: rp.Scenario, turns: int) -> rp.RoleplaySession:
+def ratio(package: Callable[[], object], raw: Callable[[], object],
+          repeats: int = REPEATS) -> float:
+    """Median time of ``package`` over median time of ``raw``, the two taking turns."""
+    package_times, raw_times = [], []
+    for repeat in range(repeats):
+        if repeat % 2:
+            raw_times.append(timed(raw))
+            package_times.append(timed(package))
+        else:
+            package_times.append(timed(package))
+            raw_times.append(timed(raw))
+    return statistics.median(package_times) / statistics.median(raw_times)
+
+
+def session_document(scenario: rp.Scenario, turns: int, user_id: str = "rep-bench"
+                     ) -> rp.RoleplaySession:
     started = utc_now() - timedelta(hours=1)
     return rp.RoleplaySession(
-        session_id=f"session_{ObjectId()}", scenario=scenario, user_id="rep-bench",
+        session_id=f"session_{ObjectId()}", scenario=scenario, user_id=user_id,
         start_time=started,
         conversation_history=[
             rp.ConversationEntry(role="user" if i % 2 == 0 else "assistant",
@@ -47,15 +64,19 @@ def session_document(scenario: rp.Scenario, turns: int) -> rp.RoleplaySession:
             for i in range(turns)])
 
 
-def raw_session(scenario_id: ObjectId, turns: int) -> dict[str, object]:
+def raw_session(scenario_id: ObjectId, turns: int, user_id: str = "rep-bench"
+                ) -> dict[str, object]:
     """A stored session as raw pymongo code would build it."""
     now = utc_now()
+    started = now - timedelta(hours=1)
     return {"session_id": f"session_{ObjectId()}", "scenario_id": scenario_id,
-            "character_id": None, "user_id": "rep-bench", "status": "active",
-            "start_time": now, "end_time": None, "total_duration": 0, "voice_enabled": False,
+            "character_id": None, "user_id": user_id, "status": "active",
+            "start_time": started, "end_time": None, "total_duration": 0,
+            "voice_enabled": False,
             "conversation_history": [
                 {"_id": ObjectId(), "role": "user" if i % 2 == 0 else "assistant",
-                 "text": f"Turn {i} of the practice call, with a few words.", "timestamp": now}
+                 "text": f"Turn {i} of the practice call, with a few words.",
+                 "timestamp": started + timedelta(seconds=i)}
                 for i in range(turns)],
             "createdAt": now, "updatedAt": now}
 
@@ -67,62 +88,94 @@ def raw_analysis(scenario_id: ObjectId, n: int) -> dict[str, object]:
             "conversation_flow_analysis": "ok", "createdAt": now, "updatedAt": now}
 
 
-def fill(scenario: rp.Scenario, sessions: int) -> None:
-    """Add ``sessions`` small sessions straight through pymongo (the filler is not measured)."""
-    raws = [session_document(scenario, 2).to_mongo().to_dict() for _ in range(sessions)]
-    for start in range(0, len(raws), 1000):
-        rp.RoleplaySession._get_collection().insert_many(raws[start:start + 1000])
+def fill(scenario_id: ObjectId, sessions: int, turns: int = 2) -> list[dict[str, object]]:
+    """Add ``sessions`` sessions straight through pymongo (the filler is not measured);
+    returns them as stored."""
+    added: list[dict[str, object]] = []
+    for start in range(0, sessions, 1000):
+        raws = [raw_session(scenario_id, turns) for _ in range(min(1000, sessions - start))]
+        rp.RoleplaySession._get_collection().insert_many(raws)
+        added += raws
+    return added
 
 
-def turn_growth(scenario: rp.Scenario, large: int) -> tuple[float, float]:
-    """(package growth, raw growth) of one turn from the small case to the large one."""
+def growth(case_ratio: Callable[[ObjectId, int], float], scenario_id: ObjectId,
+           large: int) -> float:
+    """``case_ratio`` on a long history in ``large`` sessions, over it on 10 turns in 10."""
+    rp.RoleplaySession._get_collection().delete_many({})
+    fill(scenario_id, 10)
+    small = case_ratio(scenario_id, 10)
+    fill(scenario_id, large - 10)
+    return case_ratio(scenario_id, LONG) / small
+
+
+def turn_ratio(scenario_id: ObjectId, turns: int) -> float:
+    """One turn over raw ``$push``, on a session of about ``turns`` turns."""
+    # the long history leaves room for the turns added
+    (stored,) = fill(scenario_id, 1, turns if turns < LONG else LONG - 2 * REPEATS)
+    live = rp.RoleplaySession.objects.live(stored["session_id"])
+    entry = rp.ConversationEntry(role="user", text="Another line of the call.").to_mongo()
     collection = rp.RoleplaySession._get_collection()
-
-    def costs() -> tuple[float, float]:
-        session = rp.RoleplaySession.objects.insert(session_document(scenario, turns))
-        live = rp.RoleplaySession.objects.live(session.session_id)
-        package = median_time(lambda: live.add_turn("user", "Another line of the call."))
-        entry = rp.ConversationEntry(role="user", text="Another line of the call.")
-        raw = median_time(lambda: collection.update_one(
-            {"_id": session.pk}, {"$push": {"conversation_history": entry.to_mongo()}}))
-        return package, raw
-
-    turns = 10
-    small = costs()
-    fill(scenario, large - 10)
-    turns = 990 - 2 * REPEATS
-    big = costs()
-    return big[0] / small[0], big[1] / small[1]
+    return ratio(lambda: live.add_turn("user", "Another line of the call."),
+                 lambda: collection.update_one({"_id": stored["_id"]},
+                                               {"$push": {"conversation_history": entry}}))
 
 
-def rows(large: int) -> list[tuple[str, float, str, bool]]:
+def transitions_ratio(scenario_id: ObjectId, turns: int) -> float:
+    """pause, resume and end of one session of ``turns`` turns (loaded with ``live()``
+    beforehand) over raw pymongo's three updates by ``_id``."""
+    collection = rp.RoleplaySession._get_collection()
+    ours = iter([rp.RoleplaySession.objects.live(stored["session_id"])
+                 for stored in fill(scenario_id, REPEATS, turns)])
+    theirs = iter([stored["_id"] for stored in fill(scenario_id, REPEATS, turns)])
+
+    def package() -> None:
+        live = next(ours)
+        live.pause()
+        live.resume()
+        live.end()
+
+    def raw() -> None:
+        pk, now = next(theirs), utc_now()
+        collection.update_one({"_id": pk}, {"$set": {"status": "paused", "paused_at": now}})
+        collection.update_one({"_id": pk}, {"$set": {"status": "active", "paused_at": None,
+                                                     "paused_seconds": 0}})
+        collection.update_one({"_id": pk}, {"$set": {"status": "ended", "end_time": now,
+                                                     "total_duration": 3600}})
+
+    return ratio(package, raw)
+
+
+Row = tuple[str, float, str, bool]
+
+
+def row(name: str, value: float, most: float) -> Row:
+    return name, value, f"<= {most:g}", value <= most
+
+
+def rows(large: int) -> list[Row]:
     scenario = rp.Scenario(scenario_id="bench", title="Bench", description="d",
                            llm_prompt="p").save()
     sessions = rp.RoleplaySession._get_collection()
-    found: list[tuple[str, float, str, bool]] = []
+    found: list[Row] = []
 
     loaded = rp.Scenario.objects.get(pk=scenario.pk)
-    start = median_time(lambda: rp.RoleplaySession.start(loaded, "rep-bench"))
-    raw_start = median_time(lambda: sessions.insert_one(
-        session_document(scenario, 0).to_mongo().to_dict()))
-    found.append(("start() with a loaded scenario", start / raw_start, "<= 2.5",
-                  start / raw_start <= 2.5))
+    found.append(row("start() with a loaded scenario", ratio(
+        lambda: rp.RoleplaySession.start(loaded, "rep-bench"),
+        lambda: sessions.insert_one(raw_session(scenario.pk, 0))), 2.5))
 
     long = rp.RoleplaySession.objects.insert(session_document(scenario, 200))
-    load = median_time(lambda: rp.RoleplaySession.objects.get(pk=long.pk))
-    raw_load = median_time(lambda: sessions.find_one({"_id": long.pk}))
-    found.append(("load a 200-turn session", load / raw_load, "<= 4", load / raw_load <= 4))
+    found.append(row("load a 200-turn session", ratio(
+        lambda: rp.RoleplaySession.objects.get(pk=long.pk),
+        lambda: sessions.find_one({"_id": long.pk})), 4))
 
-    def build_and_insert() -> None:
-        rp.RoleplaySession.objects.insert(
-            [session_document(scenario, 10) for _ in range(BULK)], load_bulk=False)
-
-    def build_and_insert_raw() -> None:
-        sessions.insert_many([raw_session(scenario.pk, 10) for _ in range(BULK)])
-
-    bulk = median_time(build_and_insert, repeats=3)
-    raw_bulk = median_time(build_and_insert_raw, repeats=3)
-    found.append((f"bulk insert {BULK:,} sessions", bulk / raw_bulk, "<= 3", bulk / raw_bulk <= 3))
+    found.append(row(f"bulk insert {BULK:,} sessions (build, validate, stamp, insert)", ratio(
+        lambda: rp.RoleplaySession.objects.insert(
+            [session_document(scenario, 10, "rep-bulk") for _ in range(BULK)], load_bulk=False),
+        lambda: sessions.insert_many([raw_session(scenario.pk, 10, "rep-bulk")
+                                      for _ in range(BULK)]),
+        repeats=3), 3))
+    sessions.delete_many({"user_id": "rep-bulk"})
 
     def raw_populated_page() -> None:
         sessions.count_documents({})
@@ -131,10 +184,9 @@ def rows(large: int) -> list[tuple[str, float, str, bool]]:
             ids = list({row[key] for row in rows if row.get(key)})
             list(sessions.database[collection].find({"_id": {"$in": ids}}))
 
-    page = median_time(lambda: rp.RoleplaySession.objects.newest_first().api_page(1, 20))
-    raw_page = median_time(raw_populated_page)
-    found.append(("page of 20 sessions as API JSON", page / raw_page, "<= 1.2",
-                  page / raw_page <= 1.2))
+    found.append(row("page of 20 sessions as API JSON", ratio(
+        lambda: rp.RoleplaySession.objects.newest_first().api_page(1, 20),
+        raw_populated_page), 1.2))
 
     analytics = rp.SessionAnalytics._get_collection()
     analytics.insert_many([raw_analysis(scenario.pk, n) for n in range(LARGE)])
@@ -143,13 +195,14 @@ def rows(large: int) -> list[tuple[str, float, str, bool]]:
     plain_group = [{"$group": {"_id": "$scenario_id", "n": {"$sum": 1},
                                "best": {"$max": "$overall_score"}, **scores}}]
     if rp.server_facts(sessions.database.client).group_accumulators:  # the target's servers
-        summary = median_time(lambda: rp.SessionAnalytics.objects.summary(), repeats=5)
-        raw_summary = median_time(lambda: list(analytics.aggregate(plain_group)), repeats=5)
-        found.append(("summary()", summary / raw_summary, "<= 1.2", summary / raw_summary <= 1.2))
+        found.append(row("summary()", ratio(
+            lambda: rp.SessionAnalytics.objects.summary(),
+            lambda: list(analytics.aggregate(plain_group)), repeats=9), 1.2))
 
-    package, raw = turn_growth(scenario, large)
-    found.append((f"add_turn growth (10->{large} sessions, 10->960 turns)", package / raw,
-                  "<= 1.2", package / raw <= 1.2))
+    cases = f"(10->{large:,} sessions, 10->{LONG:,} turns)"
+    found.append(row(f"add_turn growth {cases}", growth(turn_ratio, scenario.pk, large), 1.2))
+    found.append(row(f"pause+resume+end growth {cases}",
+                     growth(transitions_ratio, scenario.pk, large), 1.2))
     return found
 
 
@@ -157,9 +210,9 @@ def main() -> None:
     log = CommandLog()
     with real_server(log, server_choice(__doc__)) as server:
         print(f"Server: {server}")
-        print(f"{'operation':<52} {'x raw':>7}  {'target':<7} met")
-        for name, ratio, target, met in rows(LARGE):
-            print(f"{name:<52} {ratio:>7.2f}  {target:<7} {'yes' if met else 'no'}")
+        print(f"{'operation':<66} {'x raw':>6}  {'target':<7} met")
+        for name, value, target, met in rows(LARGE):
+            print(f"{name:<66} {value:>6.2f}  {target:<7} {'yes' if met else 'no'}")
 
 
 if __name__ == "__main__":

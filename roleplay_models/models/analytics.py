@@ -8,11 +8,12 @@ from typing import Any, ClassVar
 
 from bson import ObjectId
 from mongoengine import DENY
-from mongoengine.fields import EmbeddedDocumentField, ListField, ObjectIdField, ReferenceField
+from mongoengine.fields import ObjectIdField, ReferenceField
 
 from ..db.server import server_facts
 from ..errors import SessionNotFinished
 from ..odm.document import RoleplayDocument, RoleplayEmbeddedDocument
+from ..odm.embedded import EmbeddedListField
 from ..odm.fields import NumberField, TextField, TrimmedTextListField, UTCDateTimeField, utc_now
 from ..odm.queryset import PerSessionQuerySet
 from .scenario import Scenario
@@ -143,7 +144,7 @@ class SessionAnalytics(RoleplayDocument):
     missed_opportunities = _findings()
     coaching_recommendations = _findings()
     next_steps_suggestions = _findings()
-    key_moments = ListField(EmbeddedDocumentField(KeyMoment))
+    key_moments = EmbeddedListField(KeyMoment)
     conversation_flow_analysis = TextField(required=True)
     analyzed_at = UTCDateTimeField(default=utc_now)
     analysis_version = TextField(default="1.0")

@@ -14,7 +14,6 @@ from mongoengine import DENY, ValidationError
 from mongoengine.base import get_document
 from mongoengine.fields import (
     EmbeddedDocumentField,
-    ListField,
     ObjectIdField,
     ReferenceField,
 )
@@ -22,6 +21,7 @@ from mongoengine.fields import (
 from ..db.locks import document_write_lock
 from ..errors import ConcurrentModification, InvalidTransition, SessionNotActive
 from ..odm.document import RoleplayDocument, RoleplayEmbeddedDocument
+from ..odm.embedded import EmbeddedListField
 from ..odm.fields import NumberField, StrictBooleanField, TextField, UTCDateTimeField, utc_now
 from ..odm.filters import as_choice
 from ..odm.limits import current_limits
@@ -136,7 +136,7 @@ class RoleplaySession(RoleplayDocument):
     start_time = UTCDateTimeField(default=utc_now)
     end_time = UTCDateTimeField(default=None, null=True)
     total_duration = NumberField(min_value=0, default=0)
-    conversation_history = ListField(EmbeddedDocumentField(ConversationEntry))
+    conversation_history = EmbeddedListField(ConversationEntry)
     voice_enabled = StrictBooleanField(default=False)
     metadata = EmbeddedDocumentField(SessionMetadata, default=SessionMetadata)
     # Bookkeeping for pause-aware durations, kept beside the mongoose fields.

@@ -83,7 +83,11 @@ class TextField(StringField):
         super().__init__(**kwargs)
 
     def __set__(self, instance: Any, value: Any) -> None:
-        super().__set__(instance, self._trimmed(value))
+        super().__set__(instance, self.assigned(value))
+
+    def assigned(self, value: Any) -> Any:
+        """What an assignment of ``value`` hands on to mongoengine's ``__set__``."""
+        return self._trimmed(value)
 
     def _trimmed(self, value: Any) -> Any:
         if self.trim and not _loading.get():
@@ -165,7 +169,11 @@ class UTCDateTimeField(DateTimeField):
     """
 
     def __set__(self, instance: Any, value: Any) -> None:
-        super().__set__(instance, self._as_utc(value))
+        super().__set__(instance, self.assigned(value))
+
+    def assigned(self, value: Any) -> Any:
+        """What an assignment of ``value`` hands on to mongoengine's ``__set__``."""
+        return self._as_utc(value)
 
     @staticmethod
     def _as_utc(value: Any) -> Any:

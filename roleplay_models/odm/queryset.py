@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+import pymongo.errors
+from mongoengine import Document, signals
+from mongoengine.context_managers import set_write_concern
+from mongoengine.errors import BulkWriteError, NotUniqueError, OperationError
 
 from .api import api_shape, populated_dicts
 from .filters import as_text
@@ -46,21 +52,52 @@ class RoleplayQuerySet(TimestampedQuerySet):
         self, doc_or_docs: Any, load_bulk: bool = True, write_concern: Any = None,
         signal_kwargs: Any = None,
     ) -> Any:
-        """Bulk insert that validates first: one invalid document and none is written.
-
-        References are checked for all documents together, one query per
-        referenced model.
-        """
-        documents = doc_or_docs if isinstance(doc_or_docs, (list, tuple)) else [doc_or_docs]
+        """mongoengine's bulk insert, validating first: one invalid document and none is
+        written. References are checked for all documents together, one query per
+        referenced model, and each document is encoded once, for the size check and the
+        insert alike. Returns the Documents read back, or with ``load_bulk=False``
+        their ids."""
+        single = isinstance(doc_or_docs, Document)
+        documents = [doc_or_docs] if single else list(doc_or_docs)
         for document in documents:
-            if isinstance(document, self._document):
-                document.validate()
-        check_references_exist(d for d in documents if isinstance(d, self._document))
+            if not isinstance(document, self._document):
+                raise OperationError(f"Some documents inserted aren't instances of {self._document}")
+            if document.pk and not document._created:
+                raise OperationError("Some documents have ObjectIds, use doc.update() instead")
         for document in documents:
-            if isinstance(document, self._document):
-                check_document_size(self._document, document.to_mongo())
-        return super().insert(doc_or_docs, load_bulk=load_bulk, write_concern=write_concern,
-                              signal_kwargs=signal_kwargs)
+            document.validate()
+        check_references_exist(documents)
+        signal_kwargs = signal_kwargs or {}
+        signals.pre_bulk_insert.send(self._document, documents=documents, **signal_kwargs)
+        raws = [document.to_mongo() for document in documents]
+        for raw in raws:
+            check_document_size(self._document, raw)
+        with set_write_concern(self._collection, write_concern or {}) as collection:
+            try:
+                if single:
+                    ids = [collection.insert_one(raws[0]).inserted_id]
+                else:
+                    ids = collection.insert_many(raws).inserted_ids
+            except pymongo.errors.DuplicateKeyError as error:
+                raise NotUniqueError(f"Could not save document ({error})") from error
+            except pymongo.errors.BulkWriteError as error:
+                raise BulkWriteError(f"Bulk write error: ({error.details})") from error
+            except pymongo.errors.OperationFailure as error:
+                if re.match("^E1100[01] duplicate key", str(error)):
+                    raise NotUniqueError(f"Tried to save duplicate unique keys ({error})") from error
+                raise OperationError(f"Could not save document ({error})") from error
+        for document, inserted_id in zip(documents, ids, strict=True):
+            document.pk = inserted_id
+            document._forget_changes()
+        if not load_bulk:
+            signals.post_bulk_insert.send(self._document, documents=documents, loaded=False,
+                                          **signal_kwargs)
+            return ids[0] if single else ids
+        found = self.in_bulk(ids)
+        results = [found.get(inserted_id) for inserted_id in ids]
+        signals.post_bulk_insert.send(self._document, documents=results, loaded=True,
+                                      **signal_kwargs)
+        return results[0] if single else results
 
     def newest_first(self) -> RoleplayQuerySet:
         return self.order_by("-created_at", "-id")

@@ -88,6 +88,23 @@ def test_a_document_over_the_size_limit_is_refused_on_save_and_bulk_insert(db):
     assert Scenario.objects.count() == 1 and stored(scenario)["description"] != huge
 
 
+def test_a_bulk_insert_encodes_each_document_once_for_the_size_check_and_the_write(
+        db, monkeypatch):
+    scenario = builders.scenario().save()
+    encoded = []
+    to_mongo = RoleplaySession.to_mongo
+
+    def counted(document, *args, **kwargs):
+        encoded.append(document.session_id)
+        return to_mongo(document, *args, **kwargs)
+
+    monkeypatch.setattr(RoleplaySession, "to_mongo", counted)
+    sessions = [builders.session(scenario) for _ in range(3)]
+    RoleplaySession.objects.insert(sessions, load_bulk=False)
+    assert sorted(encoded) == sorted(s.session_id for s in sessions)
+    assert all(stored(s)["session_id"] == s.session_id for s in sessions)
+
+
 def test_a_page_of_the_fullest_sessions_allowed_stays_readable(db, limits):
     limits(turns_per_session=200)
     scenario = builders.scenario().save()

@@ -11,6 +11,7 @@ from mongoengine import ValidationError
 import roleplay_models.models.session
 from roleplay_models import (
     Character,
+    ConversationEntry,
     RoleplaySession,
     RoleplayTip,
     Scenario,
@@ -212,6 +213,20 @@ def test_after_every_write_the_object_equals_what_is_stored(db):
     in_step(analysis)
     scenario.modify(set__description="Changed")
     in_step(scenario)
+
+
+def test_a_bulk_insert_leaves_each_object_equal_to_what_is_stored(db):
+    scenario = builders.scenario().save()
+    sessions = [builders.session(scenario, conversation_history=[
+        ConversationEntry(role="user", text="Hello"), ConversationEntry(role="assistant",
+                                                                        text="Hi")])
+        for _ in range(3)]
+    sessions[0].conversation_history[1].text = "Changed before the insert"
+    sessions[1].status = "paused"
+    RoleplaySession.objects.insert(sessions, load_bulk=False)
+    for session in sessions:
+        in_step(session)
+    assert stored(sessions[0])["conversation_history"][1]["text"] == "Changed before the insert"
 
 
 def test_add_turn_stays_in_step_when_the_clock_moves_between_building_and_storing(

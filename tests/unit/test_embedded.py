@@ -1,0 +1,214 @@
+"""The fast paths of ``roleplay_models.odm.embedded`` give what mongoengine's own code gives.
+
+Each test builds, loads, validates and encodes the same input twice: through the fast paths,
+and through mongoengine's generic code (the class's layout set to None, which is what a class
+the fast paths do not cover has), and compares everything the document holds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from bson import SON, ObjectId
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from mongoengine import signals
+from mongoengine.base import BaseList
+from mongoengine.dereference import DeReference
+
+from roleplay_models import ConversationEntry, KeyMoment, RoleplaySession, SessionMetadata
+from roleplay_models.odm.embedded import plain_layout
+from roleplay_models.odm.fields import loading_from_database
+
+SAME_INPUTS = settings(max_examples=150, deadline=None, derandomize=True)
+EMBEDDED = (ConversationEntry, KeyMoment, SessionMetadata)
+GENERATED = object()  # stands for a value made by a callable default (a fresh id, the time)
+
+
+@contextlib.contextmanager
+def generic(*classes: type) -> Iterator[None]:
+    """mongoengine's own code for ``classes`` inside."""
+    saved = {cls: cls.__dict__.get("_plain_layout") for cls in classes}
+    for cls in classes:
+        cls._plain_layout = None
+    try:
+        yield
+    finally:
+        for cls, layout in saved.items():
+            cls._plain_layout = layout
+
+
+def outcome(action: Any) -> tuple[str, Any]:
+    try:
+        return "ok", action()
+    except Exception as error:  # the same error, type and words, is part of the same result
+        return type(error).__name__, str(error)
+
+
+def made_by_default(document: Any, name: str, given: dict[str, Any]) -> bool:
+    field = document._fields.get(name)
+    return field is not None and callable(field.default) and given.get(name) is None
+
+
+def state(document: Any, given: dict[str, Any]) -> dict[str, Any]:
+    """Everything a built document holds, values made by callable defaults (fresh ids, the
+    time) marked as such; ``given`` holds the values it was built from, by field name."""
+    data = [(name, (GENERATED if made_by_default(document, name, given) else value,
+                    type(value)))
+            for name, value in document._data.items()]
+    son = document.to_mongo()
+    son_items = [(key, GENERATED if made_by_default(
+                    document, document._reverse_db_field_map.get(key, key), given) else value)
+                 for key, value in son.items()]
+    displays = sorted(key for key in vars(document) if key.startswith("get_"))
+    return {
+        "data": data,
+        "changed": document._changed_fields,
+        "initialised": document._initialised,
+        "created": document._created,
+        "instance": document._instance,
+        "cls": document._cls,
+        "dynamic": document._dynamic_fields,
+        "displays": [(key, getattr(document, key)()) for key in displays],
+        "son": son_items,
+        "son type": type(son),
+        "valid": outcome(document.validate),
+    }
+
+
+def both_ways(make: Any, classes: tuple[type, ...], given: dict[str, Any]) -> None:
+    fast = outcome(lambda: state(make(), given))
+    with generic(*classes):
+        slow = outcome(lambda: state(make(), given))
+    assert fast == slow
+
+
+texts = st.one_of(st.text(max_size=12), st.sampled_from([" user ", "user", "assistant", "\ufeff"]),
+                  st.none(), st.integers(), st.lists(st.text(max_size=2), max_size=2))
+times = st.one_of(st.datetimes(timezones=st.none() | st.timezones()), st.none(),
+                  st.just("2024-05-01"))
+numbers = st.one_of(st.integers(), st.floats(), st.booleans(), st.none(), st.text(max_size=3))
+ids = st.one_of(st.builds(ObjectId), st.none(), st.just("not an id"))
+FIELD_VALUES = {
+    ConversationEntry: {"id": ids, "role": texts, "text": texts, "timestamp": times,
+                        "audio_duration": numbers},
+    KeyMoment: {"id": ids, "timestamp": texts, "description": texts, "score_impact": numbers},
+    SessionMetadata: {"ip_address": texts, "user_agent": texts, "session_quality": texts},
+}
+UNKNOWN = st.dictionaries(st.sampled_from(["__v", "extra", "pk", "_cls"]),
+                          st.one_of(st.integers(), st.text(max_size=3)), max_size=1)
+
+
+def values_of(cls: type) -> st.SearchStrategy[dict[str, Any]]:
+    fields = FIELD_VALUES[cls]
+    return st.fixed_dictionaries({}, optional=fields)
+
+
+@SAME_INPUTS
+@given(st.sampled_from(EMBEDDED).flatmap(
+    lambda cls: st.tuples(st.just(cls), values_of(cls), UNKNOWN)))
+def test_building_gives_what_mongoengine_gives(case):
+    cls, values, unknown = case
+    both_ways(lambda: cls(**values, **unknown), (cls,), values)
+
+
+@SAME_INPUTS
+@given(st.sampled_from(EMBEDDED).flatmap(
+    lambda cls: st.tuples(st.just(cls), values_of(cls), UNKNOWN)), st.booleans())
+def test_loading_gives_what_mongoengine_gives(case, from_database):
+    cls, values, unknown = case
+    son = {cls._fields[name].db_field: value for name, value in values.items()} | unknown
+
+    def load() -> Any:
+        with loading_from_database() if from_database else contextlib.nullcontext():
+            return cls._from_son(dict(son))
+
+    both_ways(load, (cls,), values)
+
+
+@SAME_INPUTS
+@given(st.lists(values_of(ConversationEntry), max_size=4), st.booleans())
+def test_a_session_loads_and_encodes_its_turns_as_mongoengine_does(turns, read_history):
+    # each turn has its id and time, so that no default makes the two runs differ
+    fixed = {"id": ObjectId(), "timestamp": datetime.datetime(2024, 5, 1, 12, 1)}
+    stored = {"_id": ObjectId(), "session_id": "session_x", "scenario_id": ObjectId(),
+              "user_id": "rep", "start_time": datetime.datetime(2024, 5, 1, 12),
+              "conversation_history": [
+                  {ConversationEntry._fields[name].db_field: value
+                   for name, value in (turn | fixed).items()}
+                  for turn in turns]}
+
+    def load() -> Any:
+        session = RoleplaySession._from_son(stored)
+        history = session.conversation_history if read_history else None
+        return (session.to_mongo(), type(history), outcome(session.validate),
+                session._data["conversation_history"] == session.conversation_history)
+
+    fast = outcome(load)
+    with generic(ConversationEntry):
+        slow = outcome(load)
+    assert fast == slow
+
+
+def test_the_turns_read_from_a_loaded_session_are_a_tracked_list_searched_for_nothing(
+        monkeypatch):
+    stored = {"_id": ObjectId(), "session_id": "s", "scenario_id": ObjectId(), "user_id": "u",
+              "conversation_history": [{"_id": ObjectId(), "role": "user", "text": "hi"}]}
+    session = RoleplaySession._from_son(stored)
+
+    def search(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("plain turns hold no references to look for")
+
+    monkeypatch.setattr(DeReference, "__call__", search)
+    history = session.conversation_history
+    assert isinstance(history, BaseList) and history._dereferenced
+    history[0].text = "changed"
+    assert session._get_changed_fields() == ["conversation_history.0.text"]
+
+
+def test_a_receiver_of_the_init_signals_sees_every_document_built():
+    seen = []
+
+    def shout(sender: Any, document: Any, values: Any = None, **kwargs: Any) -> None:
+        if values is not None and "text" in values:
+            values["text"] = values["text"].upper()
+        seen.append(type(document).__name__)
+
+    signals.pre_init.connect(shout, sender=ConversationEntry)
+    signals.post_init.connect(shout, sender=ConversationEntry)
+    try:
+        entry = ConversationEntry(role="user", text="hello")
+        loaded = ConversationEntry._from_son({"role": "user", "text": "stored"})
+    finally:
+        signals.pre_init.disconnect(shout, sender=ConversationEntry)
+        signals.post_init.disconnect(shout, sender=ConversationEntry)
+    assert (entry.text, loaded.text) == ("HELLO", "STORED")
+    assert seen == ["ConversationEntry"] * 4
+
+
+def test_the_embedded_documents_of_the_models_take_the_fast_paths():
+    assert all(plain_layout(cls) is not None for cls in EMBEDDED)
+    assert plain_layout(RoleplaySession) is None  # lists and references: mongoengine's code
+
+
+@pytest.mark.parametrize("cls", EMBEDDED)
+def test_encoding_gives_mongoengines_son_with_keys_in_its_order(cls):
+    values = {name: "x" for name, field in cls._fields.items() if field.__class__.__name__
+              == "TextField"}
+    document = cls(**values)
+    fast = document.to_mongo()
+    with generic(cls):
+        slow = document.to_mongo()
+    assert isinstance(fast, SON) and list(fast.items()) == list(slow.items())
+
+
+def test_a_datetime_is_stored_as_aware_utc_through_the_fast_path():
+    plus_two = datetime.timezone(datetime.timedelta(hours=2))
+    entry = ConversationEntry(role="user", text="t",
+                              timestamp=datetime.datetime(2024, 5, 1, 14, tzinfo=plus_two))
+    assert entry.timestamp == datetime.datetime(2024, 5, 1, 12, tzinfo=datetime.timezone.utc)
+    assert entry.timestamp.tzinfo is datetime.timezone.utc
