@@ -13,7 +13,7 @@ from mongoengine.fields import ObjectIdField, ReferenceField
 from ..db.server import server_facts
 from ..errors import SessionNotFinished
 from ..odm.document import RoleplayDocument, RoleplayEmbeddedDocument
-from ..odm.embedded import EmbeddedListField
+from ..odm.fast_paths import EmbeddedListField
 from ..odm.fields import NumberField, TextField, TrimmedTextListField, UTCDateTimeField, utc_now
 from ..odm.queryset import PerSessionQuerySet
 from .scenario import Scenario

@@ -21,7 +21,7 @@ from mongoengine.fields import (
 from ..db.locks import document_write_lock
 from ..errors import ConcurrentModification, InvalidTransition, SessionNotActive
 from ..odm.document import RoleplayDocument, RoleplayEmbeddedDocument
-from ..odm.embedded import EmbeddedListField
+from ..odm.fast_paths import EmbeddedListField
 from ..odm.fields import NumberField, StrictBooleanField, TextField, UTCDateTimeField, utc_now
 from ..odm.filters import as_choice
 from ..odm.limits import current_limits
@@ -178,7 +178,7 @@ class RoleplaySession(RoleplayDocument):
 
     def clean(self) -> None:
         most = current_limits().turns_per_session
-        history = self.conversation_history
+        history = self._data.get("conversation_history")  # as stored: nothing to load
         if isinstance(history, list) and len(history) > most:
             raise ValidationError(f"a session holds at most {most} turns",
                                   field_name="conversation_history")

@@ -8,9 +8,9 @@ from bson import ObjectId
 from mongoengine import Document, EmbeddedDocument
 from mongoengine.fields import EmbeddedDocumentField
 
-from . import embedded
+from . import fast_paths
 from .api import api_shape, reference_dict
-from .embedded import plain_layout
+from .fast_paths import layout_of
 from .fields import loading_from_database
 from .limits import check_document_size
 from .queryset import RoleplayQuerySet
@@ -18,6 +18,8 @@ from .references import ChecksReferences
 from .timestamps import TimestampedMixin
 
 __all__ = ("RoleplayDocument", "RoleplayEmbeddedDocument")
+
+MAY_HOLD_EMBEDDED = (EmbeddedDocument, list, tuple, dict)
 
 
 class KeepsUnknownFields:
@@ -77,40 +79,56 @@ class StoresLikeMongoose:
         return set_data, unset_data
 
 
+def _forget_embedded_changes(value: Any) -> None:
+    if isinstance(value, EmbeddedDocument):
+        value._changed_fields = []
+        layout = layout_of(type(value))
+        if layout is not None and layout.plain:  # holds no embedded documents
+            return
+        value = value._data.values()
+    elif isinstance(value, dict):
+        value = value.values()
+    elif not isinstance(value, (list, tuple)):
+        return
+    for item in value:
+        if isinstance(item, MAY_HOLD_EMBEDDED):
+            _forget_embedded_changes(item)
+
+
 class RoleplayEmbeddedDocument(KeepsUnknownFields, EmbeddedDocument):
     """An embedded document that keeps unmodelled keys.
 
-    A class whose fields are all plain is built, loaded, validated and
-    encoded through :mod:`.embedded`, with mongoengine's result at a
-    fraction of its cost (a session's turns are such documents).
+    It is built through :mod:`.fast_paths`, and so is it loaded,
+    validated and encoded when its fields are all plain (a session's turns
+    are such documents): mongoengine's result at a fraction of its cost.
     """
 
     meta = {"abstract": True, "strict": False}
 
     def __init__(self, *args: Any, **values: Any) -> None:
-        layout = plain_layout(type(self))
-        if args or layout is None or not embedded.build(self, layout, values):
+        layout = layout_of(type(self))
+        if args or layout is None or not fast_paths.build(self, layout, values):
             super().__init__(*args, **values)
 
     @classmethod
     def _from_son(cls, son: Any, _auto_dereference: bool = True, created: bool = False) -> Any:
-        layout = plain_layout(cls)
-        if layout is not None and _auto_dereference:
-            document = embedded.decode(cls, layout, son, created)
+        layout = layout_of(cls)
+        if layout is not None and layout.plain and _auto_dereference:
+            document = fast_paths.decode(cls, layout, son, created)
             if document is not None:
                 return document
         return super()._from_son(son, _auto_dereference=_auto_dereference, created=created)
 
     def validate(self, clean: bool = True) -> None:
-        layout = plain_layout(type(self))
-        if layout is None or not embedded.validate(self, layout, clean):
+        layout = layout_of(type(self))
+        if layout is None or not layout.plain or not fast_paths.validate(self, layout, clean):
             super().validate(clean=clean)
 
     def to_mongo(self, use_db_field: bool = True, fields: Any = None) -> Any:
-        layout = plain_layout(type(self))
-        if layout is None or not use_db_field or fields:
+        layout = layout_of(type(self))
+        if layout is None or not layout.plain or not use_db_field or fields:
             return super().to_mongo(use_db_field=use_db_field, fields=fields)
-        return embedded.encode(self, layout)
+        return fast_paths.encode(self, layout)
 
 
 class RoleplayDocument(
@@ -143,6 +161,11 @@ class RoleplayDocument(
     DoesNotExist: ClassVar[type[Exception]]
     MultipleObjectsReturned: ClassVar[type[Exception]]
 
+    def __init__(self, *args: Any, **values: Any) -> None:
+        layout = layout_of(type(self))  # built through .fast_paths, as mongoengine would
+        if args or layout is None or not fast_paths.build(self, layout, values):
+            super().__init__(*args, **values)
+
     @classmethod
     def _from_son(cls, *args: Any, **kwargs: Any) -> Any:
         with loading_from_database():  # stored values are kept as they are, untrimmed
@@ -161,16 +184,7 @@ class RoleplayDocument(
         as mongoengine's ``_clear_changed_fields`` does after a save, without walking it
         field path by field path."""
         self._changed_fields: list[str] = []
-        pending = list(self._data.values())
-        while pending:
-            value = pending.pop()
-            if isinstance(value, EmbeddedDocument):
-                value._changed_fields = []
-                pending.extend(value._data.values())
-            elif isinstance(value, (list, tuple)):
-                pending.extend(value)
-            elif isinstance(value, dict):
-                pending.extend(value.values())
+        _forget_embedded_changes(list(self._data.values()))
 
     def _save_create(self, doc: Any, *args: Any, **kwargs: Any) -> Any:
         check_document_size(type(self), doc)

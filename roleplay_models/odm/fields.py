@@ -177,7 +177,7 @@ class UTCDateTimeField(DateTimeField):
 
     @staticmethod
     def _as_utc(value: Any) -> Any:
-        if not isinstance(value, datetime.datetime):
+        if not isinstance(value, datetime.datetime) or value.tzinfo is datetime.timezone.utc:
             return value
         if value.tzinfo is None:
             return value.replace(tzinfo=datetime.timezone.utc)

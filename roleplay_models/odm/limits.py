@@ -11,7 +11,8 @@ from bson.binary import UuidRepresentation
 from bson.codec_options import CodecOptions
 from mongoengine import ValidationError
 
-__all__ = ("Limits", "check_document_size", "configure_limits", "current_limits")
+__all__ = ("Limits", "check_document_size", "configure_limits", "current_limits",
+           "encoded_within_limits")
 
 MONGODB_MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 # What one stored turn takes besides its text: _id, role, timestamp, audio_duration, keys.
@@ -62,10 +63,16 @@ def current_limits() -> Limits:
 
 def check_document_size(model: type, son: Any) -> None:
     """Refuse, with a ValidationError, a document whose BSON outgrows ``document_bytes``."""
-    size = len(bson.encode(son, codec_options=_CODEC))
-    if size > LIMITS.document_bytes:
-        raise ValidationError(
-            f"{model.__name__} would be {size} bytes stored; the limit is {LIMITS.document_bytes}")
+    encoded_within_limits(model, son, _CODEC)
+
+
+def encoded_within_limits(model: type, son: Any, codec_options: CodecOptions[Any]) -> bytes:
+    """``son`` as BSON; a ValidationError if that outgrows ``document_bytes``."""
+    encoded = bson.encode(son, codec_options=codec_options)
+    if len(encoded) > LIMITS.document_bytes:
+        raise ValidationError(f"{model.__name__} would be {len(encoded)} bytes stored; "
+                              f"the limit is {LIMITS.document_bytes}")
+    return encoded
 
 
 def configure_limits(**changes: int) -> Limits:

@@ -6,13 +6,15 @@ import re
 from typing import Any
 
 import pymongo.errors
+from bson import ObjectId
+from bson.raw_bson import RawBSONDocument
 from mongoengine import Document, signals
 from mongoengine.context_managers import set_write_concern
 from mongoengine.errors import BulkWriteError, NotUniqueError, OperationError
 
 from .api import api_shape, populated_dicts
 from .filters import as_text
-from .limits import check_document_size
+from .limits import encoded_within_limits
 from .pagination import Page, page_bounds
 from .references import check_references_exist, load_references, reference_id, reference_target
 from .timestamps import TimestampedQuerySet
@@ -69,15 +71,21 @@ class RoleplayQuerySet(TimestampedQuerySet):
         check_references_exist(documents)
         signal_kwargs = signal_kwargs or {}
         signals.pre_bulk_insert.send(self._document, documents=documents, **signal_kwargs)
-        raws = [document.to_mongo() for document in documents]
-        for raw in raws:
-            check_document_size(self._document, raw)
+        codec_options = self._collection.codec_options
+        ids, raws = [], []
+        for document in documents:
+            son = document.to_mongo()
+            if son.get("_id") is None:  # as pymongo would give it
+                son["_id"] = ObjectId()
+            ids.append(son["_id"])
+            # the BSON the size is checked on is the BSON the server gets
+            raws.append(RawBSONDocument(encoded_within_limits(self._document, son, codec_options)))
         with set_write_concern(self._collection, write_concern or {}) as collection:
             try:
                 if single:
-                    ids = [collection.insert_one(raws[0]).inserted_id]
+                    collection.insert_one(raws[0])
                 else:
-                    ids = collection.insert_many(raws).inserted_ids
+                    collection.insert_many(raws)
             except pymongo.errors.DuplicateKeyError as error:
                 raise NotUniqueError(f"Could not save document ({error})") from error
             except pymongo.errors.BulkWriteError as error:

@@ -1,22 +1,23 @@
-"""Building, decoding, validating and encoding embedded documents of plain fields at a
-fraction of mongoengine's generic cost, with the same result.
+"""mongoengine's building, loading, validating and encoding of documents, at a fraction of its
+cost and with its result.
 
-A session holds up to a thousand turns, and mongoengine builds each one
-through ``BaseDocument.__init__`` and ``__setattr__``, which ask on every
-attribute whether the document is dynamic, sharded or being given its id.
-None of that can apply to an embedded document whose fields are all plain
-(no lists, embedded documents, references or generated values), so for
-such a class the same steps run straight through the fields' own
-descriptors and converters. Anything else, and any case these functions
-do not cover, goes to mongoengine's own code; so does any input that makes
-a step fail, so that its errors are mongoengine's, word for word.
+A session holds up to a thousand turns, and mongoengine builds every document through
+``BaseDocument.__init__`` and ``__setattr__``, which ask on every attribute whether the
+document is dynamic, sharded or being given its id; none of that can apply while a
+non-dynamic document is being built. So for the classes of this package ``__init__`` runs
+the same steps straight through the fields' descriptors. An embedded document whose fields
+are all plain (no lists, embedded documents, references or generated values) is also
+loaded, validated and encoded here, and so is a list of them (:class:`EmbeddedListField`).
+Any case these functions do not cover goes to mongoengine's own code; so does any input that
+makes a step fail, so that its errors are mongoengine's, word for word.
+``tests/unit/test_fast_paths.py`` compares the two on generated input.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from functools import partialmethod
 from typing import Any
 
 from bson import SON, DBRef
@@ -34,62 +35,79 @@ from mongoengine.fields import (
     ReferenceField,
 )
 
-__all__ = ("EmbeddedListField", "PlainLayout", "build", "decode", "encode", "plain_layout",
-           "validate")
 from .fields import TextField, UTCDateTimeField
+
+__all__ = ("ClassLayout", "EmbeddedListField", "build", "decode", "encode", "layout_of",
+           "validate")
 
 NOT_PLAIN = (
     ComplexBaseField, EmbeddedDocumentField, GenericEmbeddedDocumentField, FileField,
     ReferenceField, CachedReferenceField, LazyReferenceField, GenericReferenceField,
     GenericLazyReferenceField,
 )
+# setters whose only step before mongoengine's own is the field's ``assigned(value)``
+KNOWN_SETTERS = (BaseField.__set__, TextField.__set__, UTCDateTimeField.__set__)
+# values BaseField.__set__ points at the document they are set on
 HOLDS_PARENT = (EmbeddedDocument, list, tuple)
 # values in which mongoengine's dereferencing looks for references
 MIGHT_REFERENCE = (DBRef, dict, list, tuple)
+# mongoengine writes to _dynamic_fields only for a DynamicDocument: the others can share one
+NO_DYNAMIC_FIELDS: SON[str, Any] = SON()
 # keys BaseDocument.__init__ sets as attributes even when they are not fields
 ATTRIBUTE_KEYS = frozenset({"id", "pk", "_cls"})
-# setters whose only step before mongoengine's own is the field's ``assigned(value)``
-KNOWN_SETTERS = (BaseField.__set__, TextField.__set__, UTCDateTimeField.__set__)
+# keywords of BaseDocument.__init__ that are options, not values
+OPTIONS = ("__auto_convert", "_created")
 
 
 @dataclass(frozen=True)
 class FieldSlot:
-    """One plain field, and what assigning to it stores (``BaseField.__set__`` on a document
-    still being built, so nothing is marked changed)."""
+    """One field, and how a value is stored in it while its document is being built."""
 
     name: str
     field: BaseField
+    plain: bool
     assigned: Callable[[Any], Any] | None
     default: Any
     null: bool
 
     def store(self, document: Any, value: Any) -> None:
+        """``field.__set__(document, value)`` on a document still being built (so nothing
+        is marked changed); a plain field's steps are taken here directly."""
+        if not self.plain:
+            self.field.__set__(document, value)
+            return
         stored = value if self.assigned is None else self.assigned(value)
         if stored is None and not self.null and self.default is not None:
             stored = self.default() if callable(self.default) else self.default
-        if isinstance(stored, HOLDS_PARENT):  # mongoengine points such values at the document
+        if isinstance(stored, HOLDS_PARENT):
             self.field.__set__(document, value)
         else:
             document._data[self.name] = stored
 
+    def default_value(self, document: Any) -> Any:
+        """What ``getattr(document, name, None)`` gives before the field is set."""
+        return None if self.plain else getattr(document, self.name, None)
+
 
 @dataclass(frozen=True)
-class PlainLayout:
+class ClassLayout:
     """What the fast paths need to know of one class, worked out once."""
 
-    class_name: str
-    slots: tuple[FieldSlot, ...]  # in mongoengine's field order
+    embedded: bool
+    plain: bool  # every field plain: loading, validating and encoding apply too
+    slots: tuple[FieldSlot, ...]  # in the order of ``_fields``, as __init__ takes them
+    ordered: tuple[FieldSlot, ...]  # in the order of ``_fields_ordered``, as to_mongo does
     by_name: dict[str, FieldSlot]
     names: frozenset[str]
     db_field_map: dict[str, str]
-    with_choices: tuple[tuple[str, BaseField], ...]
 
 
-def plain_layout(cls: Any) -> PlainLayout | None:
-    """The layout of ``cls`` when every fast path applies to it, else None (cached per class)."""
-    if "_plain_layout" not in cls.__dict__:
-        cls._plain_layout = _work_out_layout(cls)
-    layout: PlainLayout | None = cls._plain_layout
+def layout_of(cls: Any) -> ClassLayout | None:
+    """The layout of ``cls``, or None when no fast path applies to it (cached per class).
+    A class it applies to gets its ``_cls`` and ``get_<field>_display`` methods here."""
+    if "_fast_layout" not in cls.__dict__:
+        cls._fast_layout = _work_out_layout(cls)
+    layout: ClassLayout | None = cls._fast_layout
     return layout
 
 
@@ -100,25 +118,32 @@ def _is_plain(field: BaseField) -> bool:
             and "use_db_field" not in field.to_mongo.__code__.co_varnames)
 
 
-def _work_out_layout(cls: Any) -> PlainLayout | None:
-    fields = [(name, cls._fields[name]) for name in cls._fields_ordered]
-    plain = (
-        not cls._dynamic and not cls.STRICT and cls._meta.get("strict", True) is False
-        and not cls._meta.get("allow_inheritance")
-        and cls.__setattr__ is BaseDocument.__setattr__
-        and all(_is_plain(field) for _, field in fields)
-    )
-    if not plain:
+def _work_out_layout(cls: Any) -> ClassLayout | None:
+    if (cls._dynamic or cls.STRICT or cls._meta.get("strict", True) is not False
+            or cls._meta.get("allow_inheritance") or cls._meta.get("abstract")
+            or cls.__setattr__ is not BaseDocument.__setattr__
+            or any(isinstance(field, FileField) for field in cls._fields.values())):
         return None
-    slots = tuple(FieldSlot(name, field, getattr(field, "assigned", None), field.default,
-                            field.null) for name, field in fields)
-    return PlainLayout(
-        class_name=cls._class_name,
-        slots=slots,
-        by_name={slot.name: slot for slot in slots},
-        names=frozenset(cls._fields),
+    # mongoengine gives each instance its own _cls and get_<field>_display (a bound partial
+    # that ties the document in a reference cycle); for these classes the class holds them,
+    # so that a document is fewer objects, freed as soon as it is dropped
+    if "_cls" not in cls.__dict__:
+        cls._cls = cls._class_name
+    for name, field in cls._fields.items():
+        if field.choices and f"get_{name}_display" not in cls.__dict__:
+            setattr(cls, f"get_{name}_display",
+                    partialmethod(BaseDocument._BaseDocument__get_field_display, field=field))
+    slots = {name: FieldSlot(name, field, _is_plain(field), getattr(field, "assigned", None),
+                             field.default, field.null)
+             for name, field in cls._fields.items()}
+    return ClassLayout(
+        embedded=issubclass(cls, EmbeddedDocument),
+        plain=all(slot.plain for slot in slots.values()),
+        slots=tuple(slots.values()),
+        ordered=tuple(slots[name] for name in cls._fields_ordered),
+        by_name=slots,
+        names=frozenset(slots),
         db_field_map=dict(cls._db_field_map),
-        with_choices=tuple((name, field) for name, field in fields if field.choices),
     )
 
 
@@ -127,49 +152,47 @@ def _initialising_is_watched(cls: type) -> bool:
     return signals.pre_init.has_receivers_for(cls) or signals.post_init.has_receivers_for(cls)
 
 
-def build(document: Any, layout: PlainLayout, values: dict[str, Any], convert: bool = True,
-          created: bool = True) -> bool:
-    """Fill a new embedded ``document`` from ``values`` as ``BaseDocument.__init__`` and
-    ``EmbeddedDocument.__init__`` do. Returns False, having done nothing, when this is not
-    a case it covers."""
-    cls = type(document)
+def build(document: Any, layout: ClassLayout, values: dict[str, Any]) -> bool:
+    """Fill a new ``document`` from ``values`` (``__init__``'s keywords) as
+    ``BaseDocument.__init__`` does, and ``EmbeddedDocument.__init__`` for an embedded one.
+    Returns False, having done nothing, when this is not a case it covers."""
+    convert = values.get("__auto_convert", True)
+    created = values.get("_created", True)
     unknown = values.keys() - layout.names
+    unknown.difference_update(OPTIONS)
     # a new document refuses unknown keys; "id", "pk" and "_cls" are set as attributes
     if (unknown and (created or not unknown.isdisjoint(ATTRIBUTE_KEYS))) \
-            or _initialising_is_watched(cls):
+            or _initialising_is_watched(type(document)):
         return False
-    setter = object.__setattr__  # what BaseDocument.__setattr__ ends in for such a class
+    setter = object.__setattr__  # what BaseDocument.__setattr__ ends in while building
     setter(document, "_initialised", False)
     setter(document, "_created", True)
     setter(document, "_data", {})
-    setter(document, "_dynamic_fields", SON())
+    setter(document, "_dynamic_fields", NO_DYNAMIC_FIELDS)
     for slot in layout.slots:
         if slot.name not in values:
-            slot.store(document, None)  # its default
-    setter(document, "_cls", layout.class_name)
+            slot.store(document, slot.default_value(document))
     by_name = layout.by_name
     for key, value in values.items():
         given = by_name.get(key)
-        if given is None:  # kept as stored: the class is not strict
+        if given is not None:
+            if convert and value is not None:
+                value = given.field.to_python(value)
+            given.store(document, value)
+        elif key not in OPTIONS:  # kept as stored: the class is not strict
             document._data[key] = value
-            continue
-        if convert and value is not None:
-            value = given.field.to_python(value)
-        given.store(document, value)
-    for name, field in layout.with_choices:
-        setter(document, f"get_{name}_display",
-               partial(document._BaseDocument__get_field_display, field=field))
     setter(document, "_initialised", True)
     setter(document, "_created", created)
-    setter(document, "_instance", None)
-    setter(document, "_changed_fields", [])
+    if layout.embedded:
+        setter(document, "_instance", None)
+        setter(document, "_changed_fields", [])
     return True
 
 
-def decode(cls: Any, layout: PlainLayout, son: Any, created: bool) -> Any | None:
-    """``cls._from_son(son)`` as mongoengine computes it, or None when this is not a case it
-    covers (then mongoengine's own code runs, and raises its own errors)."""
-    if not isinstance(son, dict) or "_cls" in son:
+def decode(cls: Any, layout: ClassLayout, son: Any, created: bool) -> Any | None:
+    """``cls._from_son(son)`` of a plain class as mongoengine computes it, or None when this
+    is not a case it covers (then mongoengine's own code runs, and raises its own errors)."""
+    if not isinstance(son, dict) or "_cls" in son or any(key in son for key in OPTIONS):
         return None
     data: dict[str, Any] = {}
     for key, value in son.items():
@@ -187,19 +210,19 @@ def decode(cls: Any, layout: PlainLayout, son: Any, created: bool) -> Any | None
     except (AttributeError, ValueError):
         return None
     document = cls.__new__(cls)
-    if not build(document, layout, data, convert=False, created=created):
+    if not build(document, layout, {**data, "__auto_convert": False, "_created": created}):
         return None
     return document
 
 
-def validate(document: Any, layout: PlainLayout, clean: bool) -> bool:
-    """Run ``document``'s checks; True when all pass. False means one failed: mongoengine's
-    own ``validate`` then runs them again, to raise its error."""
+def validate(document: Any, layout: ClassLayout, clean: bool) -> bool:
+    """Run a plain ``document``'s checks; True when all pass. False means one failed:
+    mongoengine's own ``validate`` then runs them again, to raise its error."""
     try:
         if clean:
             document.clean()
         data = document._data
-        for slot in layout.slots:
+        for slot in layout.ordered:
             value = data.get(slot.name)
             if value is not None:
                 slot.field._validate(value)
@@ -210,13 +233,13 @@ def validate(document: Any, layout: PlainLayout, clean: bool) -> bool:
     return True
 
 
-def encode(document: Any, layout: PlainLayout) -> SON[str, Any]:
-    """``document.to_mongo()`` as mongoengine's ``EmbeddedDocument`` computes it, followed by
+def encode(document: Any, layout: ClassLayout) -> SON[str, Any]:
+    """A plain embedded ``document``'s ``to_mongo()`` as mongoengine computes it, followed by
     the unmodelled keys, as :class:`~.document.KeepsUnknownFields` adds them."""
     son: SON[str, Any] = SON()
     son["_id"] = None
     data = document._data
-    for slot in layout.slots:
+    for slot in layout.ordered:
         value = data.get(slot.name)
         if value is not None:
             value = slot.field.to_mongo(value)
@@ -239,11 +262,11 @@ class EmbeddedListField(ListField):
     def __init__(self, document_type: type, **kwargs: Any) -> None:
         super().__init__(EmbeddedDocumentField(document_type), **kwargs)
 
-    def _plain_items(self, value: Any) -> PlainLayout | None:
+    def _plain_items(self, value: Any) -> ClassLayout | None:
         """The item layout, if ``value`` is a list of documents the fast paths cover."""
         kind = self.field.document_type
-        layout = plain_layout(kind)
-        if layout is None or not isinstance(value, list):
+        layout = layout_of(kind)
+        if layout is None or not layout.plain or not isinstance(value, list):
             return None
         return layout if all(type(item) is kind for item in value) else None
 
@@ -271,10 +294,13 @@ class EmbeddedListField(ListField):
         return [encode(item, layout) for item in value]
 
     def to_python(self, value: Any) -> Any:
+        layout = self._plain_items(value)
+        if layout is not None:  # documents already: mongoengine gives a new list of them
+            return list(value)
         kind = self.field.document_type
-        layout = plain_layout(kind)
-        if (layout is None or not isinstance(value, list) or not self._auto_dereference
-                or not all(type(item) is dict for item in value)):
+        layout = layout_of(kind)
+        if (layout is None or not layout.plain or not isinstance(value, list)
+                or not self._auto_dereference or not all(type(item) is dict for item in value)):
             return super().to_python(value)
         loaded = [decode(kind, layout, item, created=False) for item in value]
         if any(document is None for document in loaded):

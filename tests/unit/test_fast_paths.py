@@ -1,4 +1,4 @@
-"""The fast paths of ``roleplay_models.odm.embedded`` give what mongoengine's own code gives.
+"""The fast paths of ``roleplay_models.odm.fast_paths`` give what mongoengine's own code gives.
 
 Each test builds, loads, validates and encodes the same input twice: through the fast paths,
 and through mongoengine's generic code (the class's layout set to None, which is what a class
@@ -16,13 +16,27 @@ import pytest
 from bson import SON, ObjectId
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mongoengine import signals
+from mongoengine import EmbeddedDocument, signals
 from mongoengine.base import BaseList
 from mongoengine.dereference import DeReference
+from mongoengine.fields import EmbeddedDocumentField, ListField, ReferenceField
 
-from roleplay_models import ConversationEntry, KeyMoment, RoleplaySession, SessionMetadata
-from roleplay_models.odm.embedded import plain_layout
-from roleplay_models.odm.fields import loading_from_database
+from roleplay_models import (
+    MODELS,
+    ConversationEntry,
+    KeyMoment,
+    RoleplaySession,
+    Scenario,
+    SessionMetadata,
+)
+from roleplay_models.odm.fast_paths import EmbeddedListField, layout_of
+from roleplay_models.odm.fields import (
+    NumberField,
+    StrictBooleanField,
+    TrimmedTextListField,
+    UTCDateTimeField,
+    loading_from_database,
+)
 
 SAME_INPUTS = settings(max_examples=150, deadline=None, derandomize=True)
 EMBEDDED = (ConversationEntry, KeyMoment, SessionMetadata)
@@ -32,14 +46,14 @@ GENERATED = object()  # stands for a value made by a callable default (a fresh i
 @contextlib.contextmanager
 def generic(*classes: type) -> Iterator[None]:
     """mongoengine's own code for ``classes`` inside."""
-    saved = {cls: cls.__dict__.get("_plain_layout") for cls in classes}
+    saved = {cls: cls.__dict__.get("_fast_layout") for cls in classes}
     for cls in classes:
-        cls._plain_layout = None
+        cls._fast_layout = None
     try:
         yield
     finally:
         for cls, layout in saved.items():
-            cls._plain_layout = layout
+            cls._fast_layout = layout
 
 
 def outcome(action: Any) -> tuple[str, Any]:
@@ -64,7 +78,8 @@ def state(document: Any, given: dict[str, Any]) -> dict[str, Any]:
     son_items = [(key, GENERATED if made_by_default(
                     document, document._reverse_db_field_map.get(key, key), given) else value)
                  for key, value in son.items()]
-    displays = sorted(key for key in vars(document) if key.startswith("get_"))
+    displays = [f"get_{name}_display" for name, field in document._fields.items()
+                if field.choices]
     return {
         "data": data,
         "changed": document._changed_fields,
@@ -114,6 +129,73 @@ def values_of(cls: type) -> st.SearchStrategy[dict[str, Any]]:
 def test_building_gives_what_mongoengine_gives(case):
     cls, values, unknown = case
     both_ways(lambda: cls(**values, **unknown), (cls,), values)
+
+
+def normal(value: Any) -> Any:
+    """``value`` with the embedded documents in it as their class and data, values made by
+    callable defaults (fresh ids, the time) marked as such."""
+    if isinstance(value, (list, tuple)):
+        return [normal(item) for item in value]
+    if isinstance(value, EmbeddedDocument):
+        return (type(value).__name__, [
+            (name, GENERATED if made_by_default(value, name, {}) else normal(item))
+            for name, item in value._data.items()])
+    return value
+
+
+def model_values(model: type) -> st.SearchStrategy[dict[str, Any]]:
+    """Values of every kind for the fields of one of the five models."""
+    scenario = Scenario(scenario_id="s", title="t", description="d", llm_prompt="p",
+                        id=ObjectId())
+    entries = st.lists(st.one_of(st.builds(ConversationEntry, role=st.just("user"),
+                                           text=texts, timestamp=times),
+                                 st.fixed_dictionaries({"role": texts, "text": texts})),
+                       max_size=3)
+
+    def values(field: Any) -> st.SearchStrategy[Any]:
+        if isinstance(field, TrimmedTextListField):
+            return st.one_of(st.lists(texts, max_size=3), st.none())
+        if isinstance(field, (ReferenceField, ListField)) and not isinstance(
+                field, EmbeddedListField):
+            return st.one_of(st.sampled_from([scenario, scenario.pk, None, "x"]),
+                             st.lists(st.sampled_from([scenario, scenario.pk]), max_size=2))
+        if isinstance(field, EmbeddedListField):
+            return st.one_of(entries, st.none())
+        if isinstance(field, EmbeddedDocumentField):
+            return st.one_of(st.none(), st.just({}), st.builds(SessionMetadata, user_agent=texts),
+                             st.fixed_dictionaries({"ip_address": texts}))
+        if isinstance(field, UTCDateTimeField):
+            return times
+        if isinstance(field, (NumberField, StrictBooleanField)):
+            return numbers
+        return texts
+
+    fields = {name: values(field) for name, field in model._fields.items()
+              if name not in ("id", "created_at", "updated_at")}
+    return st.fixed_dictionaries({}, optional=fields)
+
+
+@SAME_INPUTS
+@given(st.sampled_from(MODELS).flatmap(lambda model: st.tuples(st.just(model),
+                                                                  model_values(model))))
+def test_building_a_model_gives_what_mongoengine_gives(case):
+    model, values = case
+
+    def build() -> Any:
+        document = model(**values)
+        data = [(name, GENERATED if made_by_default(document, name, values) else normal(value))
+                for name, value in document._data.items()]
+        return {"data": data, "son": document.to_mongo().to_dict().keys(),
+                "created": document._created, "initialised": document._initialised,
+                "changed": getattr(document, "_changed_fields", None),
+                "displays": [getattr(document, f"get_{name}_display")()
+                             for name, field in model._fields.items() if field.choices],
+                "valid": outcome(document.validate)}
+
+    fast = outcome(build)
+    with generic(model, *EMBEDDED):
+        slow = outcome(build)
+    assert fast == slow
 
 
 @SAME_INPUTS
@@ -190,9 +272,11 @@ def test_a_receiver_of_the_init_signals_sees_every_document_built():
     assert seen == ["ConversationEntry"] * 4
 
 
-def test_the_embedded_documents_of_the_models_take_the_fast_paths():
-    assert all(plain_layout(cls) is not None for cls in EMBEDDED)
-    assert plain_layout(RoleplaySession) is None  # lists and references: mongoengine's code
+def test_the_models_and_their_embedded_documents_take_the_fast_paths():
+    assert all(layout_of(cls).plain for cls in EMBEDDED)
+    assert all(layout_of(model) is not None for model in MODELS)
+    # lists and references: loaded, validated and encoded by mongoengine's code
+    assert not layout_of(RoleplaySession).plain
 
 
 @pytest.mark.parametrize("cls", EMBEDDED)
