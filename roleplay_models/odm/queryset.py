@@ -7,6 +7,7 @@ from typing import Any
 
 import pymongo.errors
 from bson import ObjectId
+from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 from mongoengine import Document, signals
 from mongoengine.context_managers import set_write_concern
@@ -14,7 +15,7 @@ from mongoengine.errors import BulkWriteError, NotUniqueError, OperationError
 
 from .api import api_shape, populated_dicts
 from .filters import as_text
-from .limits import encoded_within_limits
+from .limits import check_document_size, encoded_within_limits
 from .pagination import Page, page_bounds
 from .references import check_references_exist, load_references, reference_id, reference_target
 from .timestamps import TimestampedQuerySet
@@ -72,14 +73,20 @@ class RoleplayQuerySet(TimestampedQuerySet):
         signal_kwargs = signal_kwargs or {}
         signals.pre_bulk_insert.send(self._document, documents=documents, **signal_kwargs)
         codec_options = self._collection.codec_options
+        # mongomock, the embedded backend, has its own codec options and takes only mappings
+        sends_bson = isinstance(codec_options, CodecOptions)
         ids, raws = [], []
         for document in documents:
             son = document.to_mongo()
             if son.get("_id") is None:  # as pymongo would give it
                 son["_id"] = ObjectId()
             ids.append(son["_id"])
-            # the BSON the size is checked on is the BSON the server gets
-            raws.append(RawBSONDocument(encoded_within_limits(self._document, son, codec_options)))
+            if sends_bson:  # the BSON the size is checked on is the BSON the server gets
+                raws.append(RawBSONDocument(
+                    encoded_within_limits(self._document, son, codec_options)))
+            else:
+                check_document_size(self._document, son)
+                raws.append(son)
         with set_write_concern(self._collection, write_concern or {}) as collection:
             try:
                 if single:

@@ -19,6 +19,13 @@ def test_demo_prints_the_catalog_and_the_finished_session():
         assert text in done.stdout
 
 
+def test_seed_adds_sessions_in_bulk_on_the_embedded_backend_with_progress():
+    done = run("--uri", "mongomock://localhost/seeded", "seed", "--sessions", "3")
+    assert done.returncode == 0, done.stderr
+    assert "sessions: added 3 finished sessions with analyses" in done.stdout
+    assert "3/3 sessions" in done.stderr
+
+
 def test_an_unreachable_server_is_one_line_and_a_non_zero_exit():
     done = run("demo", "--uri", "mongodb://u:hunter2@127.0.0.1:9/db")
     assert done.returncode == 1
