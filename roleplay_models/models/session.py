@@ -179,7 +179,7 @@ class RoleplaySession(RoleplayDocument):
     def clean(self) -> None:
         most = current_limits().turns_per_session
         history = self._data.get("conversation_history")  # as stored: nothing to load
-        if isinstance(history, list) and len(history) > most:
+        if isinstance(history, (list, tuple)) and len(history) > most:
             raise ValidationError(f"a session holds at most {most} turns",
                                   field_name="conversation_history")
 

@@ -10,7 +10,7 @@ from mongoengine.fields import EmbeddedDocumentField
 
 from . import fast_paths
 from .api import api_shape, reference_dict
-from .fast_paths import layout_of
+from .fast_paths import layout_of, takes_fast_paths
 from .fields import loading_from_database
 from .limits import check_document_size
 from .queryset import RoleplayQuerySet
@@ -111,6 +111,7 @@ class RoleplayEmbeddedDocument(KeepsUnknownFields, EmbeddedDocument):
             super().__init__(*args, **values)
 
     @classmethod
+    @takes_fast_paths
     def _from_son(cls, son: Any, _auto_dereference: bool = True, created: bool = False) -> Any:
         layout = layout_of(cls)
         if layout is not None and layout.plain and _auto_dereference:
@@ -119,11 +120,13 @@ class RoleplayEmbeddedDocument(KeepsUnknownFields, EmbeddedDocument):
                 return document
         return super()._from_son(son, _auto_dereference=_auto_dereference, created=created)
 
+    @takes_fast_paths
     def validate(self, clean: bool = True) -> None:
         layout = layout_of(type(self))
         if layout is None or not layout.plain or not fast_paths.validate(self, layout, clean):
             super().validate(clean=clean)
 
+    @takes_fast_paths
     def to_mongo(self, use_db_field: bool = True, fields: Any = None) -> Any:
         layout = layout_of(type(self))
         if layout is None or not layout.plain or not use_db_field or fields:

@@ -38,7 +38,7 @@ from mongoengine.fields import (
 from .fields import TextField, UTCDateTimeField
 
 __all__ = ("ClassLayout", "EmbeddedListField", "build", "decode", "encode", "layout_of",
-           "validate")
+           "takes_fast_paths", "validate")
 
 NOT_PLAIN = (
     ComplexBaseField, EmbeddedDocumentField, GenericEmbeddedDocumentField, FileField,
@@ -64,11 +64,9 @@ class FieldSlot:
     """One field, and how a value is stored in it while its document is being built."""
 
     name: str
-    field: BaseField
+    field: BaseField  # its default and null are read at each use, as mongoengine does
     plain: bool
     assigned: Callable[[Any], Any] | None
-    default: Any
-    null: bool
 
     def store(self, document: Any, value: Any) -> None:
         """``field.__set__(document, value)`` on a document still being built (so nothing
@@ -77,8 +75,9 @@ class FieldSlot:
             self.field.__set__(document, value)
             return
         stored = value if self.assigned is None else self.assigned(value)
-        if stored is None and not self.null and self.default is not None:
-            stored = self.default() if callable(self.default) else self.default
+        field = self.field
+        if stored is None and not field.null and field.default is not None:
+            stored = field.default() if callable(field.default) else field.default
         if isinstance(stored, HOLDS_PARENT):
             self.field.__set__(document, value)
         else:
@@ -94,7 +93,9 @@ class ClassLayout:
     """What the fast paths need to know of one class, worked out once."""
 
     embedded: bool
-    plain: bool  # every field plain: loading, validating and encoding apply too
+    # every field plain, and the class's _from_son, validate and to_mongo the ones that take
+    # the fast paths: loading, validating and encoding apply too
+    plain: bool
     slots: tuple[FieldSlot, ...]  # in the order of ``_fields``, as __init__ takes them
     ordered: tuple[FieldSlot, ...]  # in the order of ``_fields_ordered``, as to_mongo does
     by_name: dict[str, FieldSlot]
@@ -133,18 +134,26 @@ def _work_out_layout(cls: Any) -> ClassLayout | None:
         if field.choices and f"get_{name}_display" not in cls.__dict__:
             setattr(cls, f"get_{name}_display",
                     partialmethod(BaseDocument._BaseDocument__get_field_display, field=field))
-    slots = {name: FieldSlot(name, field, _is_plain(field), getattr(field, "assigned", None),
-                             field.default, field.null)
+    slots = {name: FieldSlot(name, field, _is_plain(field), getattr(field, "assigned", None))
              for name, field in cls._fields.items()}
     return ClassLayout(
         embedded=issubclass(cls, EmbeddedDocument),
-        plain=all(slot.plain for slot in slots.values()),
+        plain=(all(slot.plain for slot in slots.values())
+               and all(getattr(getattr(cls, name), "takes_fast_paths", False)
+                       for name in ("_from_son", "validate", "to_mongo"))),
         slots=tuple(slots.values()),
         ordered=tuple(slots[name] for name in cls._fields_ordered),
         by_name=slots,
         names=frozenset(slots),
         db_field_map=dict(cls._db_field_map),
     )
+
+
+def takes_fast_paths(method: Any) -> Any:
+    """Mark a Document method as the one that takes the fast paths; a class whose method of
+    that name is another one (a subclass's own ``to_mongo``, say) is not plain."""
+    method.takes_fast_paths = True
+    return method
 
 
 def _initialising_is_watched(cls: type) -> bool:
@@ -243,7 +252,7 @@ def encode(document: Any, layout: ClassLayout) -> SON[str, Any]:
         value = data.get(slot.name)
         if value is not None:
             value = slot.field.to_mongo(value)
-        if value is not None or slot.null:
+        if value is not None or slot.field.null:
             son[slot.field.db_field] = value
     if son["_id"] is None:
         del son["_id"]

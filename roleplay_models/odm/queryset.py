@@ -75,12 +75,13 @@ class RoleplayQuerySet(TimestampedQuerySet):
         codec_options = self._collection.codec_options
         # mongomock, the embedded backend, has its own codec options and takes only mappings
         sends_bson = isinstance(codec_options, CodecOptions)
-        ids, raws = [], []
+        ids, sons, raws = [], [], []
         for document in documents:
             son = document.to_mongo()
             if son.get("_id") is None:  # as pymongo would give it
                 son["_id"] = ObjectId()
             ids.append(son["_id"])
+            sons.append(son)
             if sends_bson:  # the BSON the size is checked on is the BSON the server gets
                 raws.append(RawBSONDocument(
                     encoded_within_limits(self._document, son, codec_options)))
@@ -96,6 +97,9 @@ class RoleplayQuerySet(TimestampedQuerySet):
             except pymongo.errors.DuplicateKeyError as error:
                 raise NotUniqueError(f"Could not save document ({error})") from error
             except pymongo.errors.BulkWriteError as error:
+                for failed in error.details.get("writeErrors", []):
+                    if "index" in failed:  # the document, not the BSON it was sent as
+                        failed["op"] = sons[failed["index"]]
                 raise BulkWriteError(f"Bulk write error: ({error.details})") from error
             except pymongo.errors.OperationFailure as error:
                 if re.match("^E1100[01] duplicate key", str(error)):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from mongoengine import ValidationError
+from mongoengine.errors import BulkWriteError
 
 import roleplay_models
 from roleplay_models import (
@@ -103,6 +104,26 @@ def test_a_bulk_insert_encodes_each_document_once_for_the_size_check_and_the_wri
     RoleplaySession.objects.insert(sessions, load_bulk=False)
     assert sorted(encoded) == sorted(s.session_id for s in sessions)
     assert all(stored(s)["session_id"] == s.session_id for s in sessions)
+
+
+def test_a_failed_bulk_insert_names_the_document_it_could_not_write(db):
+    scenario = builders.scenario().save()
+    first = builders.session(scenario, session_id="session_twice")
+    RoleplaySession.objects.insert([first], load_bulk=False)
+    with pytest.raises(BulkWriteError) as refused:
+        RoleplaySession.objects.insert([builders.session(scenario, session_id="session_twice"),
+                                        builders.session(scenario)], load_bulk=False)
+    assert "session_twice" in str(refused.value) and "RawBSON" not in str(refused.value)
+
+
+def test_a_tuple_of_turns_is_held_to_the_turn_limit(db, limits):
+    limits(turns_per_session=2)
+    session = builders.session(builders.scenario().save())
+    session.conversation_history = tuple(ConversationEntry(role="user", text=f"t{i}")
+                                         for i in range(3))
+    with pytest.raises(ValidationError, match="at most 2 turns"):
+        session.save()
+    assert RoleplaySession.objects.count() == 0
 
 
 def test_a_page_of_the_fullest_sessions_allowed_stays_readable(db, limits):

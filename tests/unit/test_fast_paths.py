@@ -29,10 +29,12 @@ from roleplay_models import (
     Scenario,
     SessionMetadata,
 )
+from roleplay_models.odm.document import RoleplayEmbeddedDocument
 from roleplay_models.odm.fast_paths import EmbeddedListField, layout_of
 from roleplay_models.odm.fields import (
     NumberField,
     StrictBooleanField,
+    TextField,
     TrimmedTextListField,
     UTCDateTimeField,
     loading_from_database,
@@ -277,6 +279,28 @@ def test_the_models_and_their_embedded_documents_take_the_fast_paths():
     assert all(layout_of(model) is not None for model in MODELS)
     # lists and references: loaded, validated and encoded by mongoengine's code
     assert not layout_of(RoleplaySession).plain
+
+
+def test_a_default_changed_after_the_first_document_is_used(monkeypatch):
+    ConversationEntry(role="user", text="t")  # the class's layout is worked out
+    fixed = datetime.datetime(2024, 5, 1, 12, tzinfo=datetime.timezone.utc)
+    monkeypatch.setattr(ConversationEntry._fields["timestamp"], "default", lambda: fixed)
+    assert ConversationEntry(role="user", text="t").timestamp == fixed
+    assert ConversationEntry._from_son({"role": "user", "text": "t"}).timestamp == fixed
+
+
+def test_a_subclass_with_its_own_encoding_is_encoded_by_it():
+    class LoudEntry(RoleplayEmbeddedDocument):
+        text = TextField()
+
+        def to_mongo(self, *args: Any, **kwargs: Any) -> Any:
+            son = super().to_mongo(*args, **kwargs)
+            son["text"] = son["text"].upper()
+            return son
+
+    assert not layout_of(LoudEntry).plain
+    field = EmbeddedListField(LoudEntry)
+    assert field.to_mongo([LoudEntry(text="hi")])[0]["text"] == "HI"
 
 
 @pytest.mark.parametrize("cls", EMBEDDED)
