@@ -1,2 +1,3 @@
-"""The machinery every model stands on: fields, the base Document and QuerySet, timestamps,
-reference checks, the API-JSON serializer, pages, argument checks and size limits."""
+"""The machinery every model stands on: fields, the base Document and QuerySet, the fast paths
+that build, load, validate and encode documents, timestamps, reference checks, the API-JSON
+serializer, pages, argument checks and size limits."""
