@@ -15,7 +15,7 @@ from __future__ import annotations
 import gc
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 from bson import ObjectId
@@ -168,21 +168,20 @@ def row(name: str, value: float, most: float) -> Row:
     return name, value, f"<= {most:g}", value <= most
 
 
-def rows(large: int) -> list[Row]:
+def rows(large: int) -> Iterator[Row]:
     scenario = rp.Scenario(scenario_id="bench", title="Bench", description="d",
                            llm_prompt="p").save()
     sessions = rp.RoleplaySession._get_collection()
-    found: list[Row] = []
 
     loaded = rp.Scenario.objects.get(pk=scenario.pk)
-    found.append(row("start() with a loaded scenario", ratio(
+    yield row("start() with a loaded scenario", ratio(
         lambda: rp.RoleplaySession.start(loaded, "rep-bench"),
-        lambda: sessions.insert_one(raw_session(scenario.pk, 0))), 2.5))
+        lambda: sessions.insert_one(raw_session(scenario.pk, 0))), 2.5)
 
     long = rp.RoleplaySession.objects.insert(session_document(scenario, 200))
-    found.append(row("load a 200-turn session", ratio(
+    yield row("load a 200-turn session", ratio(
         lambda: rp.RoleplaySession.objects.get(pk=long.pk),
-        lambda: sessions.find_one({"_id": long.pk})), 4))
+        lambda: sessions.find_one({"_id": long.pk})), 4)
 
     def package_bulk() -> None:
         for _ in range(0, BULK, BATCH):
@@ -195,8 +194,8 @@ def rows(large: int) -> list[Row]:
             sessions.insert_many([raw_session(scenario.pk, 10, "rep-bulk")
                                   for _ in range(BATCH)])
 
-    found.append(row(f"bulk insert {BULK:,} sessions of 10 turns, {BATCH} at a time",
-                     ratio(package_bulk, raw_bulk, repeats=3), 3))
+    yield row(f"bulk insert {BULK:,} sessions of 10 turns, {BATCH} at a time",
+              ratio(package_bulk, raw_bulk, repeats=3), 3)
     delete_sessions({"user_id": "rep-bulk"})
 
     def raw_populated_page() -> None:
@@ -206,9 +205,9 @@ def rows(large: int) -> list[Row]:
             ids = list({row[key] for row in rows if row.get(key)})
             list(sessions.database[collection].find({"_id": {"$in": ids}}))
 
-    found.append(row("page of 20 sessions as API JSON", ratio(
+    yield row("page of 20 sessions as API JSON", ratio(
         lambda: rp.RoleplaySession.objects.newest_first().api_page(1, 20),
-        raw_populated_page), 1.2))
+        raw_populated_page), 1.2)
 
     analytics = rp.SessionAnalytics._get_collection()
     analytics.insert_many([raw_analysis(scenario.pk, n) for n in range(LARGE)])
@@ -217,15 +216,14 @@ def rows(large: int) -> list[Row]:
     plain_group = [{"$group": {"_id": "$scenario_id", "n": {"$sum": 1},
                                "best": {"$max": "$overall_score"}, **scores}}]
     if rp.server_facts(sessions.database.client).group_accumulators:  # the target's servers
-        found.append(row("summary()", ratio(
+        yield row("summary()", ratio(
             lambda: rp.SessionAnalytics.objects.summary(),
-            lambda: list(analytics.aggregate(plain_group)), repeats=9), 1.2))
+            lambda: list(analytics.aggregate(plain_group)), repeats=9), 1.2)
 
     cases = f"(10->{large:,} sessions, 10->{LONG:,} turns)"
-    found.append(row(f"add_turn growth {cases}", growth(turn_ratio, scenario.pk, large), 1.2))
-    found.append(row(f"pause+resume+end growth {cases}",
-                     growth(transitions_ratio, scenario.pk, large), 1.2))
-    return found
+    yield row(f"add_turn growth {cases}", growth(turn_ratio, scenario.pk, large), 1.2)
+    yield row(f"pause+resume+end growth {cases}",
+              growth(transitions_ratio, scenario.pk, large), 1.2)
 
 
 def main() -> None:
@@ -234,7 +232,7 @@ def main() -> None:
         print(f"Server: {server}")
         print(f"{'operation':<66} {'x raw':>6}  {'target':<7} met")
         for name, value, target, met in rows(LARGE):
-            print(f"{name:<66} {value:>6.2f}  {target:<7} {'yes' if met else 'no'}")
+            print(f"{name:<66} {value:>6.2f}  {target:<7} {'yes' if met else 'no'}", flush=True)
 
 
 if __name__ == "__main__":
