@@ -194,7 +194,10 @@ def rows(large: int) -> Iterator[Row]:
     yield row(f"bulk insert {BULK:,} sessions of 10 turns, {BATCH} at a time",
               ratio(package_bulk, raw_bulk, repeats=3), 3)
 
-    def raw_populated_page() -> None:  # among the 60,000 sessions the bulk inserts left
+    empty_sessions()  # a page is read among LARGE sessions
+    fill(scenario.pk, LARGE)
+
+    def raw_populated_page() -> None:
         sessions.count_documents({})
         rows = list(sessions.find().sort([("createdAt", -1), ("_id", -1)]).limit(20))
         for collection, key in (("scenarios", "scenario_id"), ("characters", "character_id")):
