@@ -72,39 +72,12 @@ class RoleplayQuerySet(TimestampedQuerySet):
         check_references_exist(documents)
         signal_kwargs = signal_kwargs or {}
         signals.pre_bulk_insert.send(self._document, documents=documents, **signal_kwargs)
-        codec_options = self._collection.codec_options
-        # mongomock, the embedded backend, has its own codec options and takes only mappings
-        sends_bson = isinstance(codec_options, CodecOptions)
-        ids, sons, raws = [], [], []
-        for document in documents:
-            son = document.to_mongo()
+        sons = [document.to_mongo() for document in documents]
+        for son in sons:
             if son.get("_id") is None:  # as pymongo would give it
                 son["_id"] = ObjectId()
-            ids.append(son["_id"])
-            sons.append(son)
-            if sends_bson:  # the BSON the size is checked on is the BSON the server gets
-                raws.append(RawBSONDocument(
-                    encoded_within_limits(self._document, son, codec_options)))
-            else:
-                check_document_size(self._document, son)
-                raws.append(son)
-        with set_write_concern(self._collection, write_concern or {}) as collection:
-            try:
-                if single:
-                    collection.insert_one(raws[0])
-                else:
-                    collection.insert_many(raws)
-            except pymongo.errors.DuplicateKeyError as error:
-                raise NotUniqueError(f"Could not save document ({error})") from error
-            except pymongo.errors.BulkWriteError as error:
-                for failed in error.details.get("writeErrors", []):
-                    if "index" in failed:  # the document, not the BSON it was sent as
-                        failed["op"] = sons[failed["index"]]
-                raise BulkWriteError(f"Bulk write error: ({error.details})") from error
-            except pymongo.errors.OperationFailure as error:
-                if re.match("^E1100[01] duplicate key", str(error)):
-                    raise NotUniqueError(f"Tried to save duplicate unique keys ({error})") from error
-                raise OperationError(f"Could not save document ({error})") from error
+        ids = [son["_id"] for son in sons]
+        self._send(sons, single, write_concern)
         for document, inserted_id in zip(documents, ids, strict=True):
             document.pk = inserted_id
             document._forget_changes()
@@ -117,6 +90,36 @@ class RoleplayQuerySet(TimestampedQuerySet):
         signals.post_bulk_insert.send(self._document, documents=results, loaded=True,
                                       **signal_kwargs)
         return results[0] if single else results
+
+    def _send(self, sons: list[Any], single: bool, write_concern: Any) -> None:
+        """Insert ``sons``, each encoded once: the BSON whose size is checked is the BSON the
+        server gets. Errors are mongoengine's, naming the documents as they were given."""
+        codec_options = self._collection.codec_options
+        if isinstance(codec_options, CodecOptions):
+            sent: list[Any] = [RawBSONDocument(encoded_within_limits(self._document, son,
+                                                                     codec_options))
+                               for son in sons]
+        else:  # mongomock, the embedded backend, has codec options of its own, takes mappings
+            for son in sons:
+                check_document_size(self._document, son)
+            sent = sons
+        with set_write_concern(self._collection, write_concern or {}) as collection:
+            try:
+                if single:
+                    collection.insert_one(sent[0])
+                else:
+                    collection.insert_many(sent)
+            except pymongo.errors.DuplicateKeyError as error:
+                raise NotUniqueError(f"Could not save document ({error})") from error
+            except pymongo.errors.BulkWriteError as error:
+                for failed in error.details.get("writeErrors", []):
+                    if "index" in failed:  # the document, not the BSON it was sent as
+                        failed["op"] = sons[failed["index"]]
+                raise BulkWriteError(f"Bulk write error: ({error.details})") from error
+            except pymongo.errors.OperationFailure as error:
+                if re.match("^E1100[01] duplicate key", str(error)):
+                    raise NotUniqueError(f"Tried to save duplicate unique keys ({error})") from error
+                raise OperationError(f"Could not save document ({error})") from error
 
     def newest_first(self) -> RoleplayQuerySet:
         return self.order_by("-created_at", "-id")
