@@ -48,14 +48,18 @@ GENERATED = object()  # stands for a value made by a callable default (a fresh i
 @contextlib.contextmanager
 def generic(*classes: type) -> Iterator[None]:
     """mongoengine's own code for ``classes`` inside."""
-    saved = {cls: cls.__dict__.get("_fast_layout") for cls in classes}
+    saved = {cls: cls.__dict__["_fast_layout"] for cls in classes
+             if "_fast_layout" in cls.__dict__}
     for cls in classes:
         cls._fast_layout = None
     try:
         yield
     finally:
-        for cls, layout in saved.items():
-            cls._fast_layout = layout
+        for cls in classes:
+            if cls in saved:
+                cls._fast_layout = saved[cls]
+            else:  # worked out afresh when next needed
+                del cls._fast_layout
 
 
 def outcome(action: Any) -> tuple[str, Any]:
