@@ -96,10 +96,8 @@ class ClassLayout:
     # every field plain, and the class's _from_son, validate and to_mongo the ones that take
     # the fast paths: loading, validating and encoding apply too
     plain: bool
-    slots: tuple[FieldSlot, ...]  # in the order of ``_fields``, as __init__ takes them
+    slots: dict[str, FieldSlot]  # by name, in the order of ``_fields``, as __init__ takes them
     ordered: tuple[FieldSlot, ...]  # in the order of ``_fields_ordered``, as to_mongo does
-    by_name: dict[str, FieldSlot]
-    names: frozenset[str]
     db_field_map: dict[str, str]
 
 
@@ -141,10 +139,8 @@ def _work_out_layout(cls: Any) -> ClassLayout | None:
         plain=(all(slot.plain for slot in slots.values())
                and all(getattr(getattr(cls, name), "takes_fast_paths", False)
                        for name in ("_from_son", "validate", "to_mongo"))),
-        slots=tuple(slots.values()),
+        slots=slots,
         ordered=tuple(slots[name] for name in cls._fields_ordered),
-        by_name=slots,
-        names=frozenset(slots),
         db_field_map=dict(cls._db_field_map),
     )
 
@@ -167,7 +163,7 @@ def build(document: Any, layout: ClassLayout, values: dict[str, Any]) -> bool:
     Returns False, having done nothing, when this is not a case it covers."""
     convert = values.get("__auto_convert", True)
     created = values.get("_created", True)
-    unknown = values.keys() - layout.names
+    unknown = values.keys() - layout.slots.keys()
     unknown.difference_update(OPTIONS)
     # a new document refuses unknown keys; "id", "pk" and "_cls" are set as attributes
     if (unknown and (created or not unknown.isdisjoint(ATTRIBUTE_KEYS))) \
@@ -178,12 +174,11 @@ def build(document: Any, layout: ClassLayout, values: dict[str, Any]) -> bool:
     setter(document, "_created", True)
     setter(document, "_data", {})
     setter(document, "_dynamic_fields", NO_DYNAMIC_FIELDS)
-    for slot in layout.slots:
+    for slot in layout.slots.values():
         if slot.name not in values:
             slot.store(document, slot.default_value(document))
-    by_name = layout.by_name
     for key, value in values.items():
-        given = by_name.get(key)
+        given = layout.slots.get(key)
         if given is not None:
             if convert and value is not None:
                 value = given.field.to_python(value)
@@ -208,7 +203,7 @@ def decode(cls: Any, layout: ClassLayout, son: Any, created: bool) -> Any | None
         key = str(key)
         data[layout.db_field_map.get(key, key)] = value
     try:
-        for slot in layout.slots:
+        for slot in layout.slots.values():
             name, field = slot.name, slot.field
             stored = field.db_field
             if stored in data:
@@ -258,7 +253,7 @@ def encode(document: Any, layout: ClassLayout) -> SON[str, Any]:
         del son["_id"]
     if len(data) > len(layout.slots):
         for key, value in data.items():
-            if key not in layout.names and key not in son:
+            if key not in layout.slots and key not in son:
                 son[key] = value
     return son
 
@@ -294,7 +289,7 @@ class EmbeddedListField(ListField):
         layout = self._plain_items(value)
         return layout is not None and not any(
             isinstance(item._data.get(slot.name), MIGHT_REFERENCE)
-            for item in value for slot in layout.slots)
+            for item in value for slot in layout.slots.values())
 
     def to_mongo(self, value: Any, use_db_field: bool = True, fields: Any = None) -> Any:
         layout = self._plain_items(value) if use_db_field and not fields else None
