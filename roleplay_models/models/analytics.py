@@ -12,6 +12,7 @@ from mongoengine.fields import ObjectIdField, ReferenceField
 
 from ..db.server import server_facts
 from ..errors import SessionNotFinished
+from ..odm._mongoengine import query_filter
 from ..odm.document import RoleplayDocument, RoleplayEmbeddedDocument
 from ..odm.fast_paths import EmbeddedListField
 from ..odm.fields import NumberField, TextField, TrimmedTextListField, UTCDateTimeField, utc_now
@@ -102,7 +103,7 @@ class SessionAnalyticsQuerySet(PerSessionQuerySet):
         """
         query = self.for_user(user_id) if user_id is not None else self
         facts = server_facts(self._document._get_db().client)
-        pipeline = _summary_pipeline(query._query, facts.group_accumulators)
+        pipeline = _summary_pipeline(query_filter(query), facts.group_accumulators)
         rows = self._document._get_collection().aggregate(pipeline, batchSize=SUMMARY_BATCH)
         return _summarize(_as_groups(rows, facts.group_accumulators))
 

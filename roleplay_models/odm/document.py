@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
+import contextvars
 from typing import Any, ClassVar
 
 from bson import ObjectId
-from mongoengine import Document, EmbeddedDocument
+from mongoengine import Document, EmbeddedDocument, ValidationError
 from mongoengine.fields import EmbeddedDocumentField
 
+from . import _mongoengine as me
 from . import fast_paths
 from .api import api_shape, reference_dict
-from .fast_paths import layout_of, takes_fast_paths
+from .fast_paths import add_unknown_keys, layout_of, takes_fast_paths
 from .fields import loading_from_database
 from .limits import check_document_size
 from .queryset import RoleplayQuerySet
-from .references import ChecksReferences
-from .timestamps import TimestampedMixin
+from .references import ChecksReferences, malformed_references
+from .timestamps import TimestampedMixin, is_new
+from .uniqueness import duplicate_error
 
 __all__ = ("RoleplayDocument", "RoleplayEmbeddedDocument")
 
 MAY_HOLD_EMBEDDED = (EmbeddedDocument, list, tuple, dict)
+
+# the document whose save() is running in this context: its validate() checks what changed
+_saving: contextvars.ContextVar[Any] = contextvars.ContextVar("roleplay_models_saving",
+                                                              default=None)
+
+
+class BuiltThroughFastPaths:
+    """Built through :mod:`.fast_paths`, as mongoengine would build it."""
+
+    def __init__(self, *args: Any, **values: Any) -> None:
+        layout = layout_of(type(self))
+        if args or layout is None or not fast_paths.build(self, layout, values):
+            super().__init__(*args, **values)
 
 
 class KeepsUnknownFields:
@@ -32,11 +48,8 @@ class KeepsUnknownFields:
 
     def to_mongo(self, *args: Any, **kwargs: Any) -> Any:
         son = super().to_mongo(*args, **kwargs)  # type: ignore[misc]
-        if kwargs.get("fields"):
-            return son
-        for key, value in self._data.items():  # type: ignore[attr-defined]
-            if key not in self._fields and key not in son:  # type: ignore[attr-defined]
-                son[key] = value
+        if not kwargs.get("fields"):
+            add_unknown_keys(son, self._data, self._fields)  # type: ignore[attr-defined]
         return son
 
 
@@ -63,12 +76,14 @@ class StoresLikeMongoose:
             cls._minimized = found  # type: ignore[attr-defined]
         return found
 
-    def _delta(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        set_data, unset_data = super()._delta()  # type: ignore[misc]
+    def adjust_delta(self, set_data: dict[str, Any], unset_data: dict[str, Any]
+                     ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """What an update sends: ``null`` rather than no key for a nullable field, and no
+        key rather than an empty object for an embedded document."""
         minimized = {self._fields[name].db_field  # type: ignore[attr-defined]
                      for name in self._minimized_fields()}
         for path in list(unset_data):
-            name = self._reverse_db_field_map.get(path)  # type: ignore[attr-defined]
+            name = me.field_name_of(type(self), path)
             if name is not None and self._fields[name].null:  # type: ignore[attr-defined]
                 del unset_data[path]
                 set_data[path] = None
@@ -95,7 +110,7 @@ def _forget_embedded_changes(value: Any) -> None:
             _forget_embedded_changes(item)
 
 
-class RoleplayEmbeddedDocument(KeepsUnknownFields, EmbeddedDocument):
+class RoleplayEmbeddedDocument(BuiltThroughFastPaths, KeepsUnknownFields, EmbeddedDocument):
     """An embedded document that keeps unmodelled keys.
 
     It is built through :mod:`.fast_paths`, and so is it loaded,
@@ -104,11 +119,6 @@ class RoleplayEmbeddedDocument(KeepsUnknownFields, EmbeddedDocument):
     """
 
     meta = {"abstract": True, "strict": False}
-
-    def __init__(self, *args: Any, **values: Any) -> None:
-        layout = layout_of(type(self))
-        if args or layout is None or not fast_paths.build(self, layout, values):
-            super().__init__(*args, **values)
 
     @classmethod
     @takes_fast_paths
@@ -135,7 +145,8 @@ class RoleplayEmbeddedDocument(KeepsUnknownFields, EmbeddedDocument):
 
 
 class RoleplayDocument(
-    StoresLikeMongoose, KeepsUnknownFields, ChecksReferences, TimestampedMixin, Document
+    BuiltThroughFastPaths, StoresLikeMongoose, KeepsUnknownFields, ChecksReferences,
+    TimestampedMixin, me.SaveSteps, Document
 ):
     """Base of the five models: timestamps, unknown keys kept, references checked.
 
@@ -144,6 +155,9 @@ class RoleplayDocument(
     database and process. ``validate()`` sends nothing to the server; a save
     that points a reference at a document that does not exist is refused
     with a ValidationError naming the field (see :mod:`.references`).
+    ``save()`` of a document loaded from the database validates only the
+    fields the program changed (see :meth:`validate`); a duplicate unique
+    value is a NotUniqueError naming the field and the value.
     """
 
     meta = {
@@ -164,10 +178,49 @@ class RoleplayDocument(
     DoesNotExist: ClassVar[type[Exception]]
     MultipleObjectsReturned: ClassVar[type[Exception]]
 
-    def __init__(self, *args: Any, **values: Any) -> None:
-        layout = layout_of(type(self))  # built through .fast_paths, as mongoengine would
-        if args or layout is None or not fast_paths.build(self, layout, values):
-            super().__init__(*args, **values)
+    def save(self, *args: Any, **kwargs: Any) -> Any:
+        """mongoengine's ``save()``; a document loaded from the database is validated only
+        in the fields the program changed (see :meth:`validate`)."""
+        token = _saving.set(self)
+        try:
+            return super().save(*args, **kwargs)
+        finally:
+            _saving.reset(token)
+
+    def validate(self, clean: bool = True) -> None:
+        """Refuse, with a ValidationError naming each field, values the model does not
+        accept, and references given as ids that are not ObjectIds.
+
+        Called by hand, or by ``save()`` of a new document, it checks every field. Called
+        by ``save()`` of a document loaded from the database, it checks only the fields
+        whose values the program changed (a change anywhere inside a field, such as one
+        turn of a session's history, checks the whole field), as mongoose's
+        ``validateModifiedOnly``: a document another program stored with values this
+        package refuses still takes unrelated changes, and only those are written.
+        ``clean()``'s checks of the whole document always apply.
+        """
+        raised: ValidationError | None = None
+        errors: dict[str, Any] = {}
+        try:
+            super().validate(clean=clean)
+        except ValidationError as error:
+            raised, errors = error, dict(error.errors or {})
+        errors.update(malformed_references(self))
+        if _saving.get() is self and not is_new(self):
+            changed = self._changed_field_names()
+            errors = {name: error for name, error in errors.items()
+                      if name in changed or name == me.NON_FIELD_ERRORS}
+        if raised is not None and errors == raised.errors:
+            raise raised
+        if errors:
+            raise me.document_validation_error(self, errors)
+
+    def _changed_field_names(self) -> set[str]:
+        """The fields holding a change: the first step of each changed path."""
+        cls = type(self)
+        names = (me.field_name_of(cls, path.split(".", 1)[0])
+                 for path in self._get_changed_fields())
+        return {name for name in names if name is not None}
 
     @classmethod
     def _from_son(cls, *args: Any, **kwargs: Any) -> Any:
@@ -189,13 +242,13 @@ class RoleplayDocument(
         self._changed_fields: list[str] = []
         _forget_embedded_changes(list(self._data.values()))
 
-    def _save_create(self, doc: Any, *args: Any, **kwargs: Any) -> Any:
+    def before_write(self, doc: Any) -> None:
+        """Refuse a document too big to store, before it is sent."""
         check_document_size(type(self), doc)
-        return super()._save_create(doc, *args, **kwargs)
 
-    def _save_update(self, doc: Any, *args: Any, **kwargs: Any) -> Any:
-        check_document_size(type(self), doc)
-        return super()._save_update(doc, *args, **kwargs)
+    def duplicate_key_error(self, error: Exception, doc: Any) -> Exception:
+        """A NotUniqueError naming the unique field and the value ``doc`` repeated."""
+        return duplicate_error(type(self), error, [doc])
 
     def to_api_dict(self, private: bool = False) -> dict[str, Any]:
         """This document as the frontend's JSON; populated references become small dicts.

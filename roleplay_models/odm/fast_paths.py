@@ -8,20 +8,20 @@ non-dynamic document is being built. So for the classes of this package ``__init
 the same steps straight through the fields' descriptors. An embedded document whose fields
 are all plain (no lists, embedded documents, references or generated values) is also
 loaded, validated and encoded here, and so is a list of them (:class:`EmbeddedListField`).
-Any case these functions do not cover goes to mongoengine's own code; so does any input that
-makes a step fail, so that its errors are mongoengine's, word for word.
-``tests/unit/test_fast_paths.py`` compares the two on generated input.
+Any case these functions do not cover goes to mongoengine's own code; so does any value that
+a field refuses, so that its errors are mongoengine's, word for word. The mongoengine
+internals these steps stand on are reached through :mod:`._mongoengine`, which checks them
+when imported. ``tests/unit/test_fast_paths.py`` compares the two on generated input.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
-from functools import partialmethod
 from typing import Any
 
 from bson import SON, DBRef
-from mongoengine import EmbeddedDocument, signals
+from mongoengine import EmbeddedDocument, ValidationError, signals
 from mongoengine.base import BaseDocument, BaseField, BaseList, ComplexBaseField
 from mongoengine.fields import (
     CachedReferenceField,
@@ -35,10 +35,11 @@ from mongoengine.fields import (
     ReferenceField,
 )
 
+from . import _mongoengine as me
 from .fields import TextField, UTCDateTimeField
 
-__all__ = ("ClassLayout", "EmbeddedListField", "build", "decode", "encode", "layout_of",
-           "takes_fast_paths", "validate")
+__all__ = ("ClassLayout", "EmbeddedListField", "add_unknown_keys", "build", "decode", "encode",
+           "layout_of", "takes_fast_paths", "validate")
 
 NOT_PLAIN = (
     ComplexBaseField, EmbeddedDocumentField, GenericEmbeddedDocumentField, FileField,
@@ -51,12 +52,7 @@ KNOWN_SETTERS = (BaseField.__set__, TextField.__set__, UTCDateTimeField.__set__)
 HOLDS_PARENT = (EmbeddedDocument, list, tuple)
 # values in which mongoengine's dereferencing looks for references
 MIGHT_REFERENCE = (DBRef, dict, list, tuple)
-# mongoengine writes to _dynamic_fields only for a DynamicDocument: the others can share one
-NO_DYNAMIC_FIELDS: SON[str, Any] = SON()
-# keys BaseDocument.__init__ sets as attributes even when they are not fields
-ATTRIBUTE_KEYS = frozenset({"id", "pk", "_cls"})
-# keywords of BaseDocument.__init__ that are options, not values
-OPTIONS = ("__auto_convert", "_created")
+OPTIONS = me.INIT_OPTIONS
 
 
 @dataclass(frozen=True)
@@ -112,13 +108,13 @@ def layout_of(cls: Any) -> ClassLayout | None:
 
 def _is_plain(field: BaseField) -> bool:
     kind = type(field)
-    return (not isinstance(field, NOT_PLAIN) and not field._auto_gen
+    return (not isinstance(field, NOT_PLAIN) and not me.auto_generated(field)
             and kind.__set__ in KNOWN_SETTERS and kind.__get__ is BaseField.__get__
-            and "use_db_field" not in field.to_mongo.__code__.co_varnames)
+            and not me.to_mongo_takes_use_db_field(field))
 
 
 def _work_out_layout(cls: Any) -> ClassLayout | None:
-    if (cls._dynamic or cls.STRICT or cls._meta.get("strict", True) is not False
+    if (not me.keeps_plain_data(cls) or cls._meta.get("strict", True) is not False
             or cls._meta.get("allow_inheritance") or cls._meta.get("abstract")
             or cls.__setattr__ is not BaseDocument.__setattr__
             or any(isinstance(field, FileField) for field in cls._fields.values())):
@@ -126,12 +122,10 @@ def _work_out_layout(cls: Any) -> ClassLayout | None:
     # mongoengine gives each instance its own _cls and get_<field>_display (a bound partial
     # that ties the document in a reference cycle); for these classes the class holds them,
     # so that a document is fewer objects, freed as soon as it is dropped
-    if "_cls" not in cls.__dict__:
-        cls._cls = cls._class_name
+    me.share_class_name(cls)
     for name, field in cls._fields.items():
         if field.choices and f"get_{name}_display" not in cls.__dict__:
-            setattr(cls, f"get_{name}_display",
-                    partialmethod(BaseDocument._BaseDocument__get_field_display, field=field))
+            setattr(cls, f"get_{name}_display", me.field_display_method(field))
     slots = {name: FieldSlot(name, field, _is_plain(field), getattr(field, "assigned", None))
              for name, field in cls._fields.items()}
     return ClassLayout(
@@ -140,8 +134,8 @@ def _work_out_layout(cls: Any) -> ClassLayout | None:
                and all(getattr(getattr(cls, name), "takes_fast_paths", False)
                        for name in ("_from_son", "validate", "to_mongo"))),
         slots=slots,
-        ordered=tuple(slots[name] for name in cls._fields_ordered),
-        db_field_map=dict(cls._db_field_map),
+        ordered=tuple(slots[name] for name in me.fields_ordered(cls)),
+        db_field_map=me.db_field_map(cls),
     )
 
 
@@ -166,14 +160,10 @@ def build(document: Any, layout: ClassLayout, values: dict[str, Any]) -> bool:
     unknown = values.keys() - layout.slots.keys()
     unknown.difference_update(OPTIONS)
     # a new document refuses unknown keys; "id", "pk" and "_cls" are set as attributes
-    if (unknown and (created or not unknown.isdisjoint(ATTRIBUTE_KEYS))) \
+    if (unknown and (created or not unknown.isdisjoint(me.ATTRIBUTE_KEYS))) \
             or _initialising_is_watched(type(document)):
         return False
-    setter = object.__setattr__  # what BaseDocument.__setattr__ ends in while building
-    setter(document, "_initialised", False)
-    setter(document, "_created", True)
-    setter(document, "_data", {})
-    setter(document, "_dynamic_fields", NO_DYNAMIC_FIELDS)
+    me.begin_building(document)
     for slot in layout.slots.values():
         if slot.name not in values:
             slot.store(document, slot.default_value(document))
@@ -185,34 +175,32 @@ def build(document: Any, layout: ClassLayout, values: dict[str, Any]) -> bool:
             given.store(document, value)
         elif key not in OPTIONS:  # kept as stored: the class is not strict
             document._data[key] = value
-    setter(document, "_initialised", True)
-    setter(document, "_created", created)
-    if layout.embedded:
-        setter(document, "_instance", None)
-        setter(document, "_changed_fields", [])
+    me.finish_building(document, created, layout.embedded)
     return True
 
 
 def decode(cls: Any, layout: ClassLayout, son: Any, created: bool) -> Any | None:
     """``cls._from_son(son)`` of a plain class as mongoengine computes it, or None when this
     is not a case it covers (then mongoengine's own code runs, and raises its own errors)."""
-    if not isinstance(son, dict) or "_cls" in son or any(key in son for key in OPTIONS):
+    if not isinstance(son, dict) or me.CLASS_KEY in son or any(key in son for key in OPTIONS):
         return None
     data: dict[str, Any] = {}
     for key, value in son.items():
         key = str(key)
         data[layout.db_field_map.get(key, key)] = value
-    try:
-        for slot in layout.slots.values():
-            name, field = slot.name, slot.field
-            stored = field.db_field
-            if stored in data:
-                value = data[stored]
-                data[name] = value if value is None else field.to_python(value)
-                if name != stored:
-                    del data[stored]
-    except (AttributeError, ValueError):
-        return None
+    for slot in layout.slots.values():
+        name, field = slot.name, slot.field
+        stored = field.db_field
+        if stored in data:
+            value = data[stored]
+            if value is not None:
+                try:
+                    value = field.to_python(value)
+                except (AttributeError, ValueError):  # a value the field refuses to load:
+                    return None  # mongoengine's _from_son raises its error for it
+            data[name] = value
+            if name != stored:
+                del data[stored]
     document = cls.__new__(cls)
     if not build(document, layout, {**data, "__auto_convert": False, "_created": created}):
         return None
@@ -222,18 +210,21 @@ def decode(cls: Any, layout: ClassLayout, son: Any, created: bool) -> Any | None
 def validate(document: Any, layout: ClassLayout, clean: bool) -> bool:
     """Run a plain ``document``'s checks; True when all pass. False means one failed:
     mongoengine's own ``validate`` then runs them again, to raise its error."""
-    try:
-        if clean:
+    if clean:
+        try:
             document.clean()
-        data = document._data
-        for slot in layout.ordered:
-            value = data.get(slot.name)
-            if value is not None:
-                slot.field._validate(value)
-            elif slot.field.required:
+        except ValidationError:  # what mongoengine records as the document's own error
+            return False
+    data = document._data
+    for slot in layout.ordered:
+        value = data.get(slot.name)
+        if value is not None:
+            try:
+                me.validate_value(slot.field, value)
+            except me.FIELD_ERRORS:  # what mongoengine records as the field's error
                 return False
-    except (ValueError, AttributeError, AssertionError):  # ValidationError is a ValueError
-        return False
+        elif slot.field.required:
+            return False
     return True
 
 
@@ -252,10 +243,18 @@ def encode(document: Any, layout: ClassLayout) -> SON[str, Any]:
     if son["_id"] is None:
         del son["_id"]
     if len(data) > len(layout.slots):
-        for key, value in data.items():
-            if key not in layout.slots and key not in son:
-                son[key] = value
+        add_unknown_keys(son, data, layout.slots)
     return son
+
+
+def add_unknown_keys(son: MutableMapping[str, Any], data: Mapping[str, Any],
+                     fields: Mapping[str, Any]) -> None:
+    """Add to an encoded document ``son`` the keys of ``data`` (a document's ``_data``) that
+    are not ``fields`` nor already in it: what mongoose stored that this package does not
+    model (``__v``, say), which mongoengine loads but leaves out of ``to_mongo``."""
+    for key, value in data.items():
+        if key not in fields and key not in son:
+            son[key] = value
 
 
 class EmbeddedListField(ListField):
@@ -278,11 +277,11 @@ class EmbeddedListField(ListField):
         # mongoengine looks through a list for references to load the first time it is
         # read; a list of plain documents holding no reference-like values has none
         value = None if instance is None else instance._data.get(self.name)
-        if (isinstance(value, list) and not getattr(value, "_dereferenced", False)
-                and instance._initialised and self._nothing_to_dereference(value)):
+        if (isinstance(value, list) and not me.is_dereferenced(value)
+                and me.is_initialised(instance) and self._nothing_to_dereference(value)):
             if not isinstance(value, BaseList):
                 value = instance._data[self.name] = BaseList(value, instance, self.name)
-            value._dereferenced = True
+            me.mark_dereferenced(value)
         return super().__get__(instance, owner)
 
     def _nothing_to_dereference(self, value: list[Any]) -> bool:
@@ -304,7 +303,7 @@ class EmbeddedListField(ListField):
         kind = self.field.document_type
         layout = layout_of(kind)
         if (layout is None or not layout.plain or not isinstance(value, list)
-                or not self._auto_dereference or not all(type(item) is dict for item in value)):
+                or not me.auto_dereferencing(self) or not all(type(item) is dict for item in value)):
             return super().to_python(value)
         loaded = [decode(kind, layout, item, created=False) for item in value]
         if any(document is None for document in loaded):

@@ -10,8 +10,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from mongoengine.base import BaseField, BaseList
-from mongoengine.base.common import UPDATE_OPERATORS
 from mongoengine.fields import BooleanField, DateTimeField, ListField, StringField
+
+from ._mongoengine import UPDATE_OPERATORS
 
 __all__ = (
     "JS_WHITESPACE",

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-import pymongo.errors
 from bson import ObjectId
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 from mongoengine import Document, signals
-from mongoengine.context_managers import set_write_concern
-from mongoengine.errors import BulkWriteError, NotUniqueError, OperationError
 
+from . import _mongoengine as me
 from .api import api_shape, populated_dicts
 from .filters import as_text
 from .limits import check_document_size, encoded_within_limits
 from .pagination import Page, page_bounds
 from .references import check_references_exist, load_references, reference_id, reference_target
 from .timestamps import TimestampedQuerySet
+from .uniqueness import duplicate_error
 
 __all__ = ("ActiveQuerySet", "PerSessionQuerySet", "RoleplayQuerySet", "populate")
 
@@ -59,14 +57,12 @@ class RoleplayQuerySet(TimestampedQuerySet):
         written. References are checked for all documents together, one query per
         referenced model, and each document is encoded once, for the size check and the
         insert alike. Returns the Documents read back, or with ``load_bulk=False``
-        their ids."""
+        their ids. A duplicate unique value is a NotUniqueError (and a BulkWriteError, as
+        mongoengine raises, when several documents were given) naming the field and the
+        value."""
         single = isinstance(doc_or_docs, Document)
         documents = [doc_or_docs] if single else list(doc_or_docs)
-        for document in documents:
-            if not isinstance(document, self._document):
-                raise OperationError(f"Some documents inserted aren't instances of {self._document}")
-            if document.pk and not document._created:
-                raise OperationError("Some documents have ObjectIds, use doc.update() instead")
+        me.check_insertable(self._document, documents)
         for document in documents:
             document.validate()
         check_references_exist(documents)
@@ -93,7 +89,8 @@ class RoleplayQuerySet(TimestampedQuerySet):
 
     def _send(self, sons: list[Any], single: bool, write_concern: Any) -> None:
         """Insert ``sons``, each encoded once: the BSON whose size is checked is the BSON the
-        server gets. Errors are mongoengine's, naming the documents as they were given."""
+        server gets. Errors are mongoengine's, naming the documents as they were given, and a
+        duplicate names the field and the value."""
         codec_options = self._collection.codec_options
         if isinstance(codec_options, CodecOptions):
             sent: list[Any] = [RawBSONDocument(encoded_within_limits(self._document, son,
@@ -103,23 +100,14 @@ class RoleplayQuerySet(TimestampedQuerySet):
             for son in sons:
                 check_document_size(self._document, son)
             sent = sons
-        with set_write_concern(self._collection, write_concern or {}) as collection:
-            try:
-                if single:
-                    collection.insert_one(sent[0])
-                else:
-                    collection.insert_many(sent)
-            except pymongo.errors.DuplicateKeyError as error:
-                raise NotUniqueError(f"Could not save document ({error})") from error
-            except pymongo.errors.BulkWriteError as error:
-                for failed in error.details.get("writeErrors", []):
-                    if "index" in failed:  # the document, not the BSON it was sent as
-                        failed["op"] = sons[failed["index"]]
-                raise BulkWriteError(f"Bulk write error: ({error.details})") from error
-            except pymongo.errors.OperationFailure as error:
-                if re.match("^E1100[01] duplicate key", str(error)):
-                    raise NotUniqueError(f"Tried to save duplicate unique keys ({error})") from error
-                raise OperationError(f"Could not save document ({error})") from error
+        def duplicate(error: Exception) -> Exception:
+            return duplicate_error(self._document, error, sons)
+
+        with me.sending_insert(self._collection, write_concern, sons, duplicate) as collection:
+            if single:
+                collection.insert_one(sent[0])
+            else:
+                collection.insert_many(sent)
 
     def newest_first(self) -> RoleplayQuerySet:
         return self.order_by("-created_at", "-id")
@@ -127,7 +115,8 @@ class RoleplayQuerySet(TimestampedQuerySet):
     def _one_batch(self) -> RoleplayQuerySet:
         # A batch one larger than the limit lets the server close the cursor in its first
         # reply, so no getMore or killCursors follows.
-        return self.batch_size(self._limit + 1) if self._limit else self
+        limit = me.query_limit(self)
+        return self.batch_size(limit + 1) if limit else self
 
     def populated(self) -> list[Any]:
         """The matching Documents with their references populated (see :func:`populate`)."""

@@ -1,5 +1,6 @@
 """References: what they hold, loading what they point at (one query per referenced model),
-and checking at save time, never in ``validate()``, that they point at documents that exist."""
+refusing ids that are not ObjectIds in ``validate()``, and checking at save time, never in
+``validate()``, that they point at documents that exist."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from typing import Any
 from bson import DBRef, ObjectId
 from mongoengine import Document, ValidationError, signals
 from mongoengine.base import BaseDocument
-from mongoengine.fields import ListField, ReferenceField
+from mongoengine.fields import ListField, ObjectIdField, ReferenceField
 
+from . import _mongoengine as me
+from .filters import preview
 from .timestamps import is_new
 
 __all__ = (
@@ -18,6 +21,7 @@ __all__ = (
     "check_references_exist",
     "element_field",
     "load_references",
+    "malformed_references",
     "reference_id",
     "reference_target",
     "stored_names",
@@ -77,6 +81,30 @@ def load_references(
     return loaded
 
 
+def _takes_object_ids(model: Any) -> bool:
+    return isinstance(model._fields.get(model._meta.get("id_field", "id")), ObjectIdField)
+
+
+def malformed_references(document: Any) -> dict[str, ValidationError]:
+    """Errors, by field name, for references of ``document`` given as ids that cannot be
+    ObjectIds (``"not-an-id"``), as mongoose's cast to ObjectId refuses them; no I/O."""
+    errors: dict[str, ValidationError] = {}
+    for name, field in document._fields.items():
+        target = element_field(field)
+        if not isinstance(target, ReferenceField) or not _takes_object_ids(target.document_type):
+            continue
+        value = document._data.get(name)
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, BaseDocument):  # a Document: its own id field holds its id
+                continue
+            given = reference_id(item)
+            if given is not None and not isinstance(given, ObjectId):
+                errors[name] = ValidationError(f"{preview(given)} is not a valid ObjectId",
+                                               field_name=name)
+                break
+    return errors
+
+
 def _was_changed(db_field: str, changed: set[str]) -> bool:
     return any(path == db_field or path.startswith(db_field + ".") for path in changed)
 
@@ -95,7 +123,7 @@ def check_references_exist(documents: Iterable[Any]) -> None:
     Document that was saved or loaded is taken to exist; one given as an id
     (or a Document built with an id but never saved) is looked up.
     """
-    wanted: dict[tuple[str, Any], set[Any]] = {}
+    wanted: dict[tuple[str, Any], dict[Any, Any]] = {}  # ids -> the document that holds each
     for document in documents:
         changed = None if is_new(document) else set(document._get_changed_fields())
         for name, field in document._fields.items():
@@ -108,16 +136,18 @@ def check_references_exist(documents: Iterable[Any]) -> None:
             ids = {reference_id(v) for v in (value if isinstance(value, list) else [value])
                    if not _saved_or_loaded(v)}
             ids.discard(None)
-            if ids:
-                wanted.setdefault((name, target.document_type), set()).update(ids)
-    for (name, model), ids in wanted.items():
-        found = model._get_collection().count_documents({"_id": {"$in": list(ids)}})
-        if found != len(ids):
-            raise ValidationError(
-                f"{name} refers to a {model.__name__} that does not exist",
-                field_name=name,
-                errors={name: ValidationError("refers to a missing document", field_name=name)},
-            )
+            for given in ids:
+                wanted.setdefault((name, target.document_type), {}).setdefault(given, document)
+    for (name, model), holders in wanted.items():
+        looked_up = list(holders)
+        # one batch larger than the number of ids: the server answers in its first reply
+        cursor = model._get_collection().find({"_id": {"$in": looked_up}}, {"_id": 1})
+        found = {row["_id"] for row in cursor.batch_size(len(looked_up) + 1)}
+        missing = [given for given in looked_up if given not in found]
+        if missing:
+            error = ValidationError(f"refers to a {model.__name__} that does not exist "
+                                    f"({preview(missing[0])})", field_name=name)
+            raise me.document_validation_error(holders[missing[0]], {name: error})
 
 
 class ChecksReferences:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any, cast
 
 from mongoengine import ValidationError, signals
-from mongoengine.queryset import QuerySet, transform
+from mongoengine.queryset import QuerySet
 
+from . import _mongoengine as me
 from .fields import UTCDateTimeField, utc_now
 
 __all__ = ("TimestampedMixin", "TimestampedQuerySet", "is_new")
@@ -47,11 +48,8 @@ def stamp_on_save(sender: Any, document: Any, **kwargs: Any) -> None:
         return
     changed = document._get_changed_fields()
     if CREATED in changed:
-        raise ValidationError(
-            "created_at is set once and cannot be changed",
-            field_name="created_at",
-            errors={"created_at": ValidationError("cannot be changed", field_name="created_at")},
-        )
+        raise me.document_validation_error(document, {"created_at": ValidationError(
+            "is set once and cannot be changed", field_name="created_at")})
     if document.created_at is None:
         # Never stamped: written without timestamps, or given its id by hand,
         # which makes mongoengine treat a new document as an existing one.
@@ -88,7 +86,7 @@ def stamp_update(document_cls: type, update: dict[str, Any], upsert: bool) -> An
     raw = update.get("__raw__")
     if isinstance(raw, list):  # an aggregation-pipeline update
         return {"__raw__": [*raw, {"$set": {UPDATED: now}}]}
-    mongo_update = transform.update(document_cls, **update)
+    mongo_update = me.update_to_mongo(document_cls, **update)
     if _touches_created(mongo_update):
         raise ValidationError(
             "created_at is set once and cannot be changed", field_name="created_at"

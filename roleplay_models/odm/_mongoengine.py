@@ -1,0 +1,457 @@
+"""The one module that touches mongoengine's private internals, and checks them when imported.
+
+The rest of the package reads as if mongoengine were stable; this module knows it is not.
+When it is imported it checks that the installed mongoengine is in the tested range (the
+same as setup.cfg's ``install_requires``) and that every private name it uses below still
+has the shape it uses (an attribute exists, a signature has the parameters passed), and
+raises :class:`UnsupportedMongoengine`, naming the version, the range and what is missing,
+instead of letting a changed internal surface later as a wrong result or an AttributeError
+swallowed by a fallback.
+
+Not treated as private internals (used anywhere in the package): the names mongoengine's
+own documentation and every extension built on it use as its extension points --
+``_fields``, ``_meta``, ``_data``, ``_created``, ``_changed_fields``,
+``_get_changed_fields``, ``_from_son``, ``_get_collection``, ``_get_collection_name``,
+``_get_db`` on documents and ``_document``, ``_collection`` on QuerySets. Every other
+underscore name of mongoengine, and any import from a submodule of ``mongoengine.base`` or
+``mongoengine.queryset``, goes through this module (``INTERNALS`` lists the names;
+``tests/unit/test_mongoengine_seam.py`` checks that no other module uses them).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from functools import partialmethod
+from typing import Any, cast
+
+import mongoengine
+import pymongo.errors
+from bson import SON
+from mongoengine import Document, EmbeddedDocument, StringField, ValidationError
+from mongoengine.base import BaseDocument, BaseField, BaseList
+from mongoengine.context_managers import set_write_concern
+from mongoengine.errors import BulkWriteError, NotUniqueError, OperationError
+from mongoengine.queryset import QuerySet
+
+__all__ = (
+    "ATTRIBUTE_KEYS",
+    "CLASS_KEY",
+    "FIELD_ERRORS",
+    "INIT_OPTIONS",
+    "INTERNALS",
+    "NON_FIELD_ERRORS",
+    "SUPPORTED_RANGE",
+    "UPDATE_OPERATORS",
+    "SaveSteps",
+    "UnsupportedMongoengine",
+    "auto_dereferencing",
+    "auto_generated",
+    "begin_building",
+    "check_insertable",
+    "class_name",
+    "db_field_map",
+    "document_validation_error",
+    "field_display_method",
+    "field_name_of",
+    "fields_ordered",
+    "finish_building",
+    "is_dereferenced",
+    "is_duplicate_key",
+    "is_initialised",
+    "keeps_plain_data",
+    "mark_dereferenced",
+    "query_filter",
+    "query_limit",
+    "sending_insert",
+    "share_class_name",
+    "to_mongo_takes_use_db_field",
+    "update_to_mongo",
+    "validate_value",
+)
+
+SUPPORTED = ((0, 27), (0, 30))
+SUPPORTED_RANGE = ">=0.27,<0.30"
+
+# The private mongoengine names this module uses: no other module of the package may.
+INTERNALS = frozenset({
+    "_BaseDocument__get_field_display", "_auto_dereference", "_auto_gen", "_class_name",
+    "_cls", "_db_field_map", "_delta", "_dereferenced", "_dynamic", "_dynamic_fields",
+    "_fields_ordered", "_initialised", "_instance", "_limit", "_query",
+    "_reverse_db_field_map", "_save_create", "_save_update", "_validate", "STRICT",
+    "NON_FIELD_ERRORS", "UPDATE_OPERATORS", "transform", "co_varnames",
+})
+
+# keywords of BaseDocument.__init__ that are options, not values
+INIT_OPTIONS = ("__auto_convert", "_created")
+# keys BaseDocument.__init__ sets as attributes even when they are not fields
+ATTRIBUTE_KEYS = frozenset({"id", "pk", "_cls"})
+# the stored key naming a document's class, which makes _from_son pick a subclass
+CLASS_KEY = "_cls"
+# what BaseDocument.validate records as a field's error rather than letting it through
+FIELD_ERRORS = (ValueError, AttributeError, AssertionError)
+# mongoengine writes to _dynamic_fields only for a DynamicDocument: the others can share one
+NO_DYNAMIC_FIELDS: SON[str, Any] = SON()
+
+
+class UnsupportedMongoengine(ImportError):
+    """The installed mongoengine is outside the tested range, or an internal this package
+    relies on has changed shape: the package refuses to load rather than misbehave."""
+
+
+def _installed_version() -> tuple[int, ...]:
+    text = str(getattr(mongoengine, "__version__", ""))
+    numbers = re.match(r"(\d+)\.(\d+)", text)
+    if numbers is None:
+        raise UnsupportedMongoengine(
+            f"roleplay_models supports mongoengine {SUPPORTED_RANGE}; the installed "
+            f"mongoengine reports no readable version ({text!r})")
+    return int(numbers[1]), int(numbers[2])
+
+
+def _check_version() -> None:
+    version = _installed_version()
+    if not SUPPORTED[0] <= version < SUPPORTED[1]:
+        raise UnsupportedMongoengine(
+            f"roleplay_models supports mongoengine {SUPPORTED_RANGE}; mongoengine "
+            f"{mongoengine.__version__} is installed")
+
+
+_check_version()
+
+
+def _parameters(function: Any) -> set[str]:
+    try:
+        return set(inspect.signature(function).parameters)
+    except (TypeError, ValueError):
+        return set()
+
+
+def _constants(function: Any) -> set[Any]:
+    code = getattr(function, "__code__", None)
+    return set(code.co_consts) if code is not None else set()
+
+
+def _names(function: Any) -> set[str]:
+    code = getattr(function, "__code__", None)
+    return set(code.co_names) if code is not None else set()
+
+
+def _import(module: str, name: str) -> Any:
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+UPDATE_OPERATORS: frozenset[str] = frozenset(
+    _import("mongoengine.base.common", "UPDATE_OPERATORS") or ())
+NON_FIELD_ERRORS: str = _import("mongoengine.base.document", "NON_FIELD_ERRORS") or ""
+_transform_update: Any = _import("mongoengine.queryset.transform", "update")
+
+
+class _SeamProbe(EmbeddedDocument):
+    """A class mongoengine's metaclass builds, to check what it gives every class."""
+
+    value = StringField(db_field="v")
+
+
+def _probe_instance() -> Any:
+    try:
+        return _SeamProbe(value="a")
+    except Exception:  # reported as the missing piece below
+        return None
+
+
+_probe = _probe_instance()
+
+# what is used -> whether it is there, as used
+_SHAPES: dict[str, Callable[[], bool]] = {
+    "mongoengine.base.common.UPDATE_OPERATORS (a set of update operator names)":
+        lambda: "set" in UPDATE_OPERATORS and "push" in UPDATE_OPERATORS,
+    "mongoengine.base.document.NON_FIELD_ERRORS (a str)":
+        lambda: bool(NON_FIELD_ERRORS),
+    "mongoengine.queryset.transform.update(_doc_cls, **update)":
+        lambda: "_doc_cls" in _parameters(_transform_update),
+    "BaseDocument._BaseDocument__get_field_display(self, field)":
+        lambda: "field" in _parameters(getattr(BaseDocument, "_BaseDocument__get_field_display",
+                                               None)),
+    "BaseDocument.__init__ taking the '__auto_convert' and '_created' keywords":
+        lambda: set(INIT_OPTIONS) <= _constants(BaseDocument.__init__),
+    "BaseDocument._from_son(son, _auto_dereference, created)":
+        lambda: {"son", "_auto_dereference", "created"} <= _parameters(BaseDocument._from_son),
+    "BaseDocument._delta()": lambda: callable(getattr(BaseDocument, "_delta", None)),
+    "BaseDocument.STRICT": lambda: getattr(BaseDocument, "STRICT", None) is False,
+    "Document._save_create(doc, force_insert, write_concern)":
+        lambda: {"doc", "force_insert", "write_concern"} <= _parameters(
+            getattr(Document, "_save_create", None)),
+    "Document._save_update(doc, save_condition, write_concern)":
+        lambda: {"doc", "save_condition", "write_concern"} <= _parameters(
+            getattr(Document, "_save_update", None)),
+    "BaseField._auto_gen": lambda: getattr(BaseField, "_auto_gen", None) is False,
+    "BaseField._validate(value)":
+        lambda: "value" in _parameters(getattr(BaseField, "_validate", None)),
+    "BaseField._auto_dereference (a property)":
+        lambda: isinstance(inspect.getattr_static(BaseField, "_auto_dereference", None),
+                           property),
+    "BaseField.to_mongo(value)": lambda: "value" in _parameters(BaseField.to_mongo),
+    "BaseList._dereferenced": lambda: getattr(BaseList, "_dereferenced", None) is False,
+    "QuerySet._query (a property)":
+        lambda: isinstance(inspect.getattr_static(QuerySet, "_query", None), property),
+    "QuerySet._limit (set by __init__)":
+        lambda: "_limit" in _names(inspect.getattr_static(QuerySet, "__init__")),
+    "a document class's _class_name, _fields_ordered, _db_field_map, "
+    "_reverse_db_field_map and _dynamic":
+        lambda: (getattr(_SeamProbe, "_class_name", None) == "_SeamProbe"
+                 and getattr(_SeamProbe, "_fields_ordered", None) == ("value",)
+                 and getattr(_SeamProbe, "_db_field_map", None) == {"value": "v"}
+                 and getattr(_SeamProbe, "_reverse_db_field_map", None) == {"v": "value"}
+                 and getattr(_SeamProbe, "_dynamic", None) is False),
+    "a built document's _initialised, _dynamic_fields, _instance and _data":
+        lambda: (_probe is not None and getattr(_probe, "_initialised", None) is True
+                 and isinstance(getattr(_probe, "_dynamic_fields", None), SON)
+                 and getattr(_probe, "_instance", False) is None
+                 and getattr(_probe, "_data", None) == {"value": "a"}),
+}
+
+
+def _check_shapes() -> None:
+    missing = []
+    for piece, present in _SHAPES.items():
+        try:
+            ok = present()
+        except Exception:  # a changed internal may fail in any way; it is reported below
+            ok = False
+        if not ok:
+            missing.append(piece)
+    if missing:
+        raise UnsupportedMongoengine(
+            f"roleplay_models supports mongoengine {SUPPORTED_RANGE} and relies on internals "
+            f"that mongoengine {mongoengine.__version__} does not have as expected: "
+            + "; ".join(missing))
+
+
+_check_shapes()
+
+
+# -- document classes and fields, for odm/fast_paths.py ------------------------------------
+
+def keeps_plain_data(cls: Any) -> bool:
+    """True for a class whose documents keep their values in a plain dict, as a document
+    that is neither dynamic nor ``STRICT`` (mongoengine's StrictDict) does."""
+    return not cls._dynamic and not cls.STRICT
+
+
+def class_name(cls: Any) -> str:
+    """The name mongoengine registers ``cls`` under (``Parent.Child`` for a subclass)."""
+    name: str = cls._class_name
+    return name
+
+
+def fields_ordered(cls: Any) -> tuple[str, ...]:
+    """The field names of ``cls`` in declaration order, as ``to_mongo`` and ``validate`` take
+    them."""
+    return tuple(cls._fields_ordered)
+
+
+def db_field_map(cls: Any) -> dict[str, str]:
+    """A copy of ``cls``'s map of field names to stored names, which ``_from_son`` applies to
+    the keys of a stored document."""
+    return dict(cls._db_field_map)
+
+
+def field_name_of(cls: Any, stored: str) -> str | None:
+    """The field of ``cls`` stored under key ``stored``, or None for an unmodelled key."""
+    name: str | None = cls._reverse_db_field_map.get(stored)
+    return name
+
+
+def share_class_name(cls: Any) -> None:
+    """Give ``cls`` the ``_cls`` attribute that ``BaseDocument.__init__`` sets on each
+    instance, so its instances can go without one."""
+    if "_cls" not in cls.__dict__:
+        cls._cls = cls._class_name
+
+
+def field_display_method(field: BaseField) -> partialmethod[Any]:
+    """The ``get_<field>_display`` method ``BaseDocument.__init__`` binds to each instance,
+    as one method of the class."""
+    method = BaseDocument._BaseDocument__get_field_display
+    return partialmethod(method, field=field)
+
+
+def auto_generated(field: BaseField) -> bool:
+    """True for a field whose value mongoengine generates (a SequenceField)."""
+    return bool(field._auto_gen)
+
+
+def to_mongo_takes_use_db_field(field: BaseField) -> bool:
+    """True when ``field.to_mongo`` takes ``use_db_field`` (it encodes documents inside)."""
+    return "use_db_field" in _parameters(field.to_mongo)
+
+
+def validate_value(field: BaseField, value: Any) -> None:
+    """``field``'s checks of a value that is not None, as ``BaseDocument.validate`` runs them
+    (choices included); raises what they raise."""
+    field._validate(value)
+
+
+def auto_dereferencing(field: BaseField) -> bool:
+    """True unless ``field`` is inside ``no_dereference()``."""
+    return bool(field._auto_dereference)
+
+
+def is_initialised(document: Any) -> bool:
+    """True once ``document`` has been built (its fields' setters mark changes from then)."""
+    return bool(document._initialised)
+
+
+def is_dereferenced(value: Any) -> bool:
+    """True for a list mongoengine has already searched for references to load."""
+    return bool(getattr(value, "_dereferenced", False))
+
+
+def mark_dereferenced(value: BaseList) -> None:
+    """Mark a list as searched for references: mongoengine will not search it again."""
+    value._dereferenced = True
+
+
+def begin_building(document: Any) -> None:
+    """The state ``BaseDocument.__init__`` gives a document before it sets any field."""
+    setter = object.__setattr__  # what BaseDocument.__setattr__ ends in while building
+    setter(document, "_initialised", False)
+    setter(document, "_created", True)
+    setter(document, "_data", {})
+    setter(document, "_dynamic_fields", NO_DYNAMIC_FIELDS)
+
+
+def finish_building(document: Any, created: bool, embedded: bool) -> None:
+    """The state ``BaseDocument.__init__`` (and ``EmbeddedDocument.__init__`` for an
+    embedded one) leaves a document in once its fields are set."""
+    setter = object.__setattr__
+    setter(document, "_initialised", True)
+    setter(document, "_created", created)
+    if embedded:
+        setter(document, "_instance", None)
+        setter(document, "_changed_fields", [])
+
+
+# -- documents, for odm/document.py --------------------------------------------------------
+
+def document_validation_error(document: Any, errors: Mapping[str, Any]) -> ValidationError:
+    """The ValidationError ``BaseDocument.validate`` raises for ``errors`` (field name ->
+    error), with its message: ``ValidationError (Model:pk) (message: ['field'])``."""
+    return ValidationError(f"ValidationError ({document._class_name}:{document.pk}) ",
+                           errors=dict(errors))
+
+
+class SaveSteps:
+    """Hands mongoengine's private steps of ``save()`` to named hooks: ``before_write(doc)``
+    before a document is sent, ``adjust_delta(set, unset)`` to change what an update sends,
+    and ``duplicate_key_error(error, doc)`` for the error a duplicate key raises."""
+
+    def before_write(self, doc: Any) -> None:
+        """Called with the encoded document before it is inserted or updated."""
+
+    def adjust_delta(self, set_data: dict[str, Any], unset_data: dict[str, Any]
+                     ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """What an update of a stored document ``$set``s and ``$unset``s."""
+        return set_data, unset_data
+
+    def duplicate_key_error(self, error: Exception, doc: Any) -> Exception:
+        """The error to raise when writing ``doc`` broke a unique index."""
+        return NotUniqueError(f"Tried to save duplicate unique keys ({error})")
+
+    def _delta(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        return self.adjust_delta(*super()._delta())  # type: ignore[misc]
+
+    def _save_create(self, doc: Any, *args: Any, **kwargs: Any) -> Any:
+        self.before_write(doc)
+        with _duplicates_raised_as(self.duplicate_key_error, doc):
+            return super()._save_create(doc, *args, **kwargs)  # type: ignore[misc]
+
+    def _save_update(self, doc: Any, *args: Any, **kwargs: Any) -> Any:
+        self.before_write(doc)
+        with _duplicates_raised_as(self.duplicate_key_error, doc):
+            return super()._save_update(doc, *args, **kwargs)  # type: ignore[misc]
+
+
+def is_duplicate_key(error: BaseException) -> bool:
+    """True for a pymongo error that mongoengine turns into NotUniqueError: a duplicate key
+    (E11000) or a duplicate key on update (E11001)."""
+    if isinstance(error, pymongo.errors.DuplicateKeyError):
+        return True
+    return (isinstance(error, pymongo.errors.OperationFailure)
+            and re.match("^E1100[01] duplicate key", str(error)) is not None)
+
+
+@contextmanager
+def _duplicates_raised_as(make: Callable[[Exception, Any], Exception], doc: Any
+                          ) -> Iterator[None]:
+    try:
+        yield
+    except pymongo.errors.OperationFailure as error:
+        if is_duplicate_key(error):
+            raise make(error, doc) from error
+        raise
+
+
+# -- queries and updates, for odm/queryset.py, odm/timestamps.py, models/ ------------------
+
+def query_filter(queryset: QuerySet) -> dict[str, Any]:
+    """The MongoDB filter ``queryset`` sends (its conditions as a raw query)."""
+    query: dict[str, Any] = queryset._query
+    return query
+
+
+def query_limit(queryset: QuerySet) -> int | None:
+    """The limit set on ``queryset`` with ``limit()``, or None."""
+    limit: int | None = queryset._limit
+    return limit
+
+
+def update_to_mongo(document_cls: type, **update: Any) -> dict[str, Any]:
+    """mongoengine's update keywords (``set__title="x"``) as a raw MongoDB update."""
+    result: dict[str, Any] = _transform_update(document_cls, **update)
+    return result
+
+
+# -- bulk insert, for odm/queryset.py ------------------------------------------------------
+
+def check_insertable(document_cls: type, documents: Sequence[Any]) -> None:
+    """Refuse, as ``QuerySet.insert`` does, documents of another class and documents that
+    were saved already."""
+    for document in documents:
+        if not isinstance(document, document_cls):
+            raise OperationError(f"Some documents inserted aren't instances of {document_cls}")
+        document = cast(Any, document)
+        if document.pk and not document._created:
+            raise OperationError("Some documents have ObjectIds, use doc.update() instead")
+
+
+@contextmanager
+def sending_insert(
+    collection: Any, write_concern: Any, originals: Sequence[Any],
+    duplicate: Callable[[Exception], Exception],
+) -> Iterator[Any]:
+    """The collection to insert into, with ``write_concern``; errors are mapped as
+    ``QuerySet.insert`` maps them, except that a duplicate key raises ``duplicate(error)``
+    and a failed bulk write names the documents as ``originals``, not as the BSON sent."""
+    with set_write_concern(collection, write_concern or {}) as target:
+        try:
+            yield target
+        except pymongo.errors.BulkWriteError as error:
+            failures = error.details.get("writeErrors", [])
+            if any(failure.get("code") in (11000, 11001) for failure in failures):
+                raise duplicate(error) from error
+            for failure in failures:
+                if "index" in failure:
+                    failure["op"] = originals[failure["index"]]
+            raise BulkWriteError(f"Bulk write error: ({error.details})") from error
+        except pymongo.errors.OperationFailure as error:
+            if is_duplicate_key(error):
+                raise duplicate(error) from error
+            raise OperationError(f"Could not save document ({error})") from error
