@@ -43,9 +43,10 @@ __all__ = (
     "FIELD_ERRORS",
     "INIT_OPTIONS",
     "INTERNALS",
-    "NON_FIELD_ERRORS",
     "SUPPORTED_RANGE",
-    "UPDATE_OPERATORS",
+    "UPDATE_OPERATOR_NAMES",
+    "WHOLE_DOCUMENT_ERRORS",
+    "ChoicesCheckedByValidate",
     "SaveSteps",
     "UnsupportedMongoengine",
     "auto_dereferencing",
@@ -81,7 +82,8 @@ INTERNALS = frozenset({
     "_BaseDocument__get_field_display", "_auto_dereference", "_auto_gen", "_class_name",
     "_cls", "_db_field_map", "_delta", "_dereferenced", "_dynamic", "_dynamic_fields",
     "_fields_ordered", "_initialised", "_instance", "_limit", "_query",
-    "_reverse_db_field_map", "_save_create", "_save_update", "_validate", "STRICT",
+    "_reverse_db_field_map", "_save_create", "_save_update", "_validate",
+    "_validate_choices", "STRICT",
     "NON_FIELD_ERRORS", "UPDATE_OPERATORS", "transform", "co_varnames",
 })
 
@@ -147,9 +149,11 @@ def _import(module: str, name: str) -> Any:
         return None
 
 
-UPDATE_OPERATORS: frozenset[str] = frozenset(
+# the update operators mongoengine's keywords name (``set``, ``push``, ...)
+UPDATE_OPERATOR_NAMES: frozenset[str] = frozenset(
     _import("mongoengine.base.common", "UPDATE_OPERATORS") or ())
-NON_FIELD_ERRORS: str = _import("mongoengine.base.document", "NON_FIELD_ERRORS") or ""
+# the key under which BaseDocument.validate files the errors of clean()
+WHOLE_DOCUMENT_ERRORS: str = _import("mongoengine.base.document", "NON_FIELD_ERRORS") or ""
 _transform_update: Any = _import("mongoengine.queryset.transform", "update")
 
 
@@ -171,9 +175,9 @@ _probe = _probe_instance()
 # what is used -> whether it is there, as used
 _SHAPES: dict[str, Callable[[], bool]] = {
     "mongoengine.base.common.UPDATE_OPERATORS (a set of update operator names)":
-        lambda: "set" in UPDATE_OPERATORS and "push" in UPDATE_OPERATORS,
+        lambda: "set" in UPDATE_OPERATOR_NAMES and "push" in UPDATE_OPERATOR_NAMES,
     "mongoengine.base.document.NON_FIELD_ERRORS (a str)":
-        lambda: bool(NON_FIELD_ERRORS),
+        lambda: bool(WHOLE_DOCUMENT_ERRORS),
     "mongoengine.queryset.transform.update(_doc_cls, **update)":
         lambda: "_doc_cls" in _parameters(_transform_update),
     "BaseDocument._BaseDocument__get_field_display(self, field)":
@@ -194,6 +198,9 @@ _SHAPES: dict[str, Callable[[], bool]] = {
     "BaseField._auto_gen": lambda: getattr(BaseField, "_auto_gen", None) is False,
     "BaseField._validate(value)":
         lambda: "value" in _parameters(getattr(BaseField, "_validate", None)),
+    "BaseField._validate_choices(value), called by BaseField._validate":
+        lambda: ("value" in _parameters(getattr(BaseField, "_validate_choices", None))
+                 and "_validate_choices" in _names(BaseField._validate)),
     "BaseField._auto_dereference (a property)":
         lambda: isinstance(inspect.getattr_static(BaseField, "_auto_dereference", None),
                            property),
@@ -281,6 +288,14 @@ def field_display_method(field: BaseField) -> partialmethod[Any]:
     as one method of the class."""
     method = BaseDocument._BaseDocument__get_field_display
     return partialmethod(method, field=field)
+
+
+class ChoicesCheckedByValidate:
+    """A field whose ``validate()`` checks its choices itself, after its type: mongoengine's
+    own check of the choices, which runs first, is left out."""
+
+    def _validate_choices(self, value: Any) -> None:
+        pass
 
 
 def auto_generated(field: BaseField) -> bool:

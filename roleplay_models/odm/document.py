@@ -209,7 +209,7 @@ class RoleplayDocument(
         if _saving.get() is self and not is_new(self):
             changed = self._changed_field_names()
             errors = {name: error for name, error in errors.items()
-                      if name in changed or name == me.NON_FIELD_ERRORS}
+                      if name in changed or name == me.WHOLE_DOCUMENT_ERRORS}
         if raised is not None and errors == raised.errors:
             raise raised
         if errors:

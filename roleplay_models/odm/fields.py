@@ -12,7 +12,7 @@ from typing import Any
 from mongoengine.base import BaseField, BaseList
 from mongoengine.fields import BooleanField, DateTimeField, ListField, StringField
 
-from ._mongoengine import UPDATE_OPERATORS
+from ._mongoengine import UPDATE_OPERATOR_NAMES, ChoicesCheckedByValidate
 
 __all__ = (
     "JS_WHITESPACE",
@@ -38,7 +38,7 @@ JS_WHITESPACE = (
 )
 
 # The operator names mongoengine passes to prepare_query_value for an update's values.
-TRIMMED_UPDATES = frozenset(UPDATE_OPERATORS) | {"addToSet", "pushAll", "pullAll", "setOnInsert"}
+TRIMMED_UPDATES = frozenset(UPDATE_OPERATOR_NAMES) | {"addToSet", "pushAll", "pullAll", "setOnInsert"}
 
 _loading = contextvars.ContextVar("roleplay_models_loading", default=False)
 
@@ -64,7 +64,7 @@ def utc_now() -> datetime.datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
-class TextField(StringField):
+class TextField(ChoicesCheckedByValidate, StringField):
     """A string field with mongoose's ``trim`` and a stricter ``required``.
 
     ``trim=True`` applies JavaScript's ``trim()`` to what the program sets (in
@@ -106,11 +106,6 @@ class TextField(StringField):
             value = [js_trim(v) for v in value] if isinstance(value, (list, tuple)) else js_trim(value)
         return super().prepare_query_value(op, value)
 
-    def _validate_choices(self, value: Any) -> None:
-        # Checked in validate(), after the type, so that a dict or a list
-        # never reaches mongoengine's set() of the choices.
-        pass
-
     def validate(self, value: Any) -> None:
         super().validate(value)
         try:
@@ -121,6 +116,8 @@ class TextField(StringField):
             self.error(f"Text is {size} bytes of UTF-8; at most {self.max_bytes()} are allowed")
         if self.required and not js_trim(value):
             self.error("Field is required and cannot be blank")
+        # choices are checked here, after the type, so that a dict or a list never reaches
+        # mongoengine's set() of the choices
         if self.choices and value not in self.choices:
             self.error("Value must be one of %s" % (tuple(self.choices),))
 
