@@ -20,6 +20,7 @@ from .errors import (
     SessionNotActive,
     SessionNotFinished,
     SessionStateError,
+    WriteUnconfirmed,
 )
 from .models import MODELS
 from .models.analytics import SCORE_FIELDS, KeyMoment, SessionAnalytics, SessionAnalyticsQuerySet
@@ -39,6 +40,7 @@ from .odm.limits import Limits, configure_limits, current_limits
 from .odm.pagination import MAX_LIMIT, MAX_PAGE, Page
 from .odm.queryset import RoleplayQuerySet, populate
 from .odm.timestamps import TimestampedMixin, TimestampedQuerySet
+from .odm.writes import WriteOutcome
 
 __version__ = "0.1.0"
 
@@ -82,6 +84,8 @@ __all__ = (
     "TIP_CATEGORIES",
     "TimestampedMixin",
     "TimestampedQuerySet",
+    "WriteOutcome",
+    "WriteUnconfirmed",
     "connect",
     "configure_limits",
     "connect_from_settings",

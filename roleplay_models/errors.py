@@ -14,6 +14,7 @@ __all__ = (
     "SessionNotActive",
     "SessionNotFinished",
     "SessionStateError",
+    "WriteUnconfirmed",
 )
 
 
@@ -42,7 +43,8 @@ class SessionNotFinished(SessionStateError):
 
 
 class ConcurrentModification(RuntimeError):
-    """A session kept changing under a transition; it was retried and given up."""
+    """A session kept changing under a transition (it was retried, then given up), or,
+    on a server without atomic updates, its lease stayed held by another writer too long."""
 
 
 class InvalidFilter(ValueError):
@@ -51,3 +53,8 @@ class InvalidFilter(ValueError):
 
 class IndexRefusedWarning(UserWarning):
     """The server refused a declared index (a text index without text search, say)."""
+
+
+class WriteUnconfirmed(ConnectionFailure):
+    """A write's reply was lost, and so was its repeat's: it may or may not be stored.
+    Repeating the same request (the same turn id or session id) is safe."""

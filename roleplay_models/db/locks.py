@@ -1,13 +1,13 @@
 """Serializing writes to one document where the server will not: across threads and processes.
 
 On a server without atomic single-document updates (see
-:class:`~roleplay_models.server.ServerFacts`; FerretDB v1 reads, changes and
+:class:`~roleplay_models.db.server.ServerFacts`; FerretDB v1 reads, changes and
 writes back a document without a lock, and checks a filter before, not
 during, the write), two conditional updates of one session can both read
 the old version and one change is lost. There, a write to a document holds
 
 * one of a fixed set of striped locks of this process, so threads queue here
-  rather than at the server, and
+  rather than at the server (for the in-process mongomock this is all), and
 * a lease: a lock document in the ``roleplay_locks`` collection whose ``_id``
   names the document. Inserting it is the one step such a server does
   atomically (a second insert of the same ``_id`` fails), so exactly one
@@ -55,10 +55,14 @@ _STRIPES = [threading.Lock() for _ in range(64)]
 def document_write_lock(collection: Any, document_id: Any) -> Iterator[bool]:
     """Hold this document's lock when the server needs it; otherwise do nothing. Yields
     whether it locked, i.e. whether the server lacks atomic single-document updates."""
-    if server_facts(collection.database.client).atomic_updates:
+    client = collection.database.client
+    if server_facts(client).atomic_updates:
         yield False
         return
     with _STRIPES[hash((collection.full_name, document_id)) % len(_STRIPES)]:
+        if not isinstance(client, pymongo.MongoClient):  # in-process (mongomock): no other process
+            yield True
+            return
         with _lease(collection.database[LEASE_COLLECTION], f"{collection.name}:{document_id}"):
             with pymongo.timeout(_command_seconds(collection.database.client)):
                 yield True

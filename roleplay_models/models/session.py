@@ -3,30 +3,39 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar, cast
 
 from bson import ObjectId
 from mongoengine import DENY, ValidationError
 from mongoengine.base import get_document
+from mongoengine.errors import NotUniqueError
 from mongoengine.fields import (
     EmbeddedDocumentField,
     ObjectIdField,
     ReferenceField,
 )
 
-from ..db.locks import document_write_lock
 from ..errors import ConcurrentModification, InvalidTransition, SessionNotActive
 from ..odm.document import RoleplayDocument, RoleplayEmbeddedDocument
 from ..odm.fast_paths import EmbeddedListField
-from ..odm.fields import NumberField, StrictBooleanField, TextField, UTCDateTimeField, utc_now
-from ..odm.filters import as_choice
+from ..odm.fields import (
+    NumberField,
+    StrictBooleanField,
+    TextField,
+    UTCDateTimeField,
+    loading_from_database,
+    utc_now,
+)
+from ..odm.filters import as_choice, preview
 from ..odm.limits import current_limits
 from ..odm.queryset import PerSessionQuerySet
+from ..odm.references import reference_id
 from ..odm.timestamps import UPDATED
+from ..odm.writes import Conditional, WriteOutcome, retried_once, set_or_unset, update_if
 from .character import Character
 from .scenario import Scenario
 
@@ -37,6 +46,7 @@ __all__ = (
     "SessionMetadata",
     "SESSION_STATUSES",
     "SPEAKER_ROLES",
+    "as_turn_id",
 )
 
 SESSION_STATUSES = ("active", "completed", "paused", "ended")
@@ -52,29 +62,26 @@ TRANSITIONS = {
 }
 # A transition is retried this often when another writer changed the session first.
 MAX_TRANSITION_ATTEMPTS = 20
+MAX_TURN_ID_CHARS = 128
 LIFECYCLE_FIELDS = ("status", "start_time", "end_time", "total_duration", "paused_at",
                     "paused_seconds", "last_turn_at")
 
 
-@dataclass(frozen=True)
-class Conditional:
-    """An update to apply only if the stored session matches ``query``; ``holds`` is the same
-    test in Python, on the fields ``projection`` reads (for servers without atomic updates)."""
-
-    query: dict[str, Any]
-    holds: Callable[[Mapping[str, Any]], bool]
-    projection: dict[str, Any]
-    update: dict[str, Any]
-
-
-def _transition_holds(
-    stored: Mapping[str, Any], expected: dict[str, Any], final: bool, now: datetime
-) -> bool:
-    """A transition's filter, in Python: the lifecycle fields are as expected, and for a final
-    status no turn was stored after ``now``."""
-    last_turn = stored.get("last_turn_at")
-    return (all(stored.get(name) == value for name, value in expected.items())
-            and (not final or last_turn is None or last_turn <= now))
+def as_turn_id(value: Any) -> ObjectId:
+    """The ``_id`` a turn is stored under: a fresh ObjectId for None; an ObjectId, or its 24
+    hex digits, as given; any other string of 1 to 128 characters (a UUID the frontend made,
+    say) mapped to one by a hash, so that the same string always names the same turn."""
+    if value is None:
+        return ObjectId()
+    if isinstance(value, ObjectId):
+        return value
+    if isinstance(value, str) and 0 < len(value) <= MAX_TURN_ID_CHARS:
+        if ObjectId.is_valid(value):
+            return ObjectId(value)
+        return ObjectId(hashlib.blake2b(value.encode(), digest_size=12,
+                                        person=b"roleplay-turn").digest())
+    raise ValidationError(f"turn_id must be an ObjectId or a string of 1 to {MAX_TURN_ID_CHARS}"
+                          f" characters; got {preview(value)}", field_name="turn_id")
 
 
 class ConversationEntry(RoleplayEmbeddedDocument):
@@ -119,9 +126,11 @@ class RoleplaySession(RoleplayDocument):
     """A rep's practice conversation with a character in a scenario.
 
     A live session changes only through :meth:`add_turn` and the lifecycle
-    methods, each one conditional atomic update, so concurrent requests
-    neither lose turns nor both win a transition. Deleting a Scenario or
-    Character that a session refers to is refused.
+    methods, each one conditional update (see :mod:`roleplay_models.odm.writes`),
+    so concurrent requests neither lose turns nor both win a transition, and
+    each is safe to repeat: a turn is stored once per turn id, a session once
+    per ``session_id``, and a transition already made is a success. Deleting a
+    Scenario or Character that a session refers to is refused.
     """
 
     session_id = TextField(required=True, unique=True)
@@ -162,6 +171,8 @@ class RoleplaySession(RoleplayDocument):
     api_hidden = ("paused_at", "paused_seconds", "last_turn_at")
     api_private = ("metadata",)  # where the rep connected from: not for every listing
     _history_loaded = True  # False for a session from live(), loaded without its history
+    # What this object's last start(), add_turn() or transition found (see WriteOutcome).
+    last_outcome: WriteOutcome | None = None
     objects: ClassVar[RoleplaySessionQuerySet]
 
     def reload(self, *fields: Any, **kwargs: Any) -> Any:
@@ -191,8 +202,17 @@ class RoleplaySession(RoleplayDocument):
         character: Character | None = None,
         voice_enabled: bool = False,
         metadata: SessionMetadata | Mapping[str, Any] | None = None,
+        session_id: str | None = None,
     ) -> RoleplaySession:
-        """Create and save an active session with a fresh ``session_<uuid4 hex>`` id."""
+        """Create and save an active session, with ``session_id`` or a fresh
+        ``session_<uuid4 hex>``.
+
+        Repeatable by ``session_id``: when a session with that id exists for the
+        same user, scenario and character, it is returned (``last_outcome`` is
+        ``ALREADY_STORED``), so a client's retry after a lost reply does not fail;
+        one for another user, scenario or character is refused with
+        NotUniqueError. The insert is sent once more by itself after a lost reply.
+        """
         if isinstance(metadata, Mapping):
             unknown = set(metadata) - set(SessionMetadata._fields)
             if unknown:
@@ -200,78 +220,120 @@ class RoleplaySession(RoleplayDocument):
                     f"metadata has unknown keys {sorted(unknown)}", field_name="metadata"
                 )
             metadata = SessionMetadata(**metadata)
+        if session_id is None:
+            session_id = f"session_{uuid.uuid4().hex}"
         session = cls(
-            session_id=f"session_{uuid.uuid4().hex}",
+            session_id=session_id,
             scenario=scenario,
             character=character,
             user_id=user_id,
             voice_enabled=voice_enabled,
             metadata=metadata if metadata is not None else SessionMetadata(),
         )
-        return session.save(force_insert=True)
+        try:
+            retried_once(lambda: session.save(force_insert=True), f"session {session_id}")
+        except NotUniqueError:
+            existing = cls.objects.by_session_id(session_id).first()
+            if existing is None or not existing._started_as(session):
+                raise
+            existing.last_outcome = WriteOutcome.ALREADY_STORED
+            return existing
+        session.last_outcome = WriteOutcome.STORED
+        return session
+
+    def _started_as(self, other: RoleplaySession) -> bool:
+        """Whether ``other`` asks for this session: the same user, scenario and character."""
+        return self.user_id == other.user_id and all(
+            reference_id(self._data.get(name)) == reference_id(other._data.get(name))
+            for name in ("scenario", "character"))
 
     def add_turn(
-        self, role: str, text: str, audio_duration: float | None = None
+        self, role: str, text: str, audio_duration: float | None = None, turn_id: Any = None
     ) -> ConversationEntry:
-        """Append one turn with a single atomic ``$push``; only while the session is active.
+        """Append one turn, only while the session is active; returns the stored entry.
 
-        The update carries just the new entry, whatever the history's length.
-        Raises ValidationError for a bad turn (text over the limit's bytes
-        included) or a session that holds the most turns allowed, and
-        :class:`SessionNotActive` when the session is paused, ended or
-        completed; none of them writes.
+        ``turn_id`` (see :func:`as_turn_id`; a fresh one when not given) is the
+        entry's ``_id``: a turn is stored once per id, so repeating a request
+        whose reply was lost returns the entry stored the first time
+        (``last_outcome`` is ``ALREADY_STORED``) and adds nothing, even after
+        the session ended. The update carries just the new entry, whatever the
+        history's length, and reads none of it. Raises ValidationError for a bad
+        turn (text over the limit's bytes included) or a session that holds the
+        most turns allowed, and :class:`SessionNotActive` when the session is
+        paused, ended or completed; none of them writes.
         """
-        ConversationEntry(role=role, text=text, audio_duration=audio_duration).validate()
+        entry_id = as_turn_id(turn_id)
+        ConversationEntry(id=entry_id, role=role, text=text,
+                          audio_duration=audio_duration).validate()
         most = current_limits().turns_per_session
-        pushed: list[ConversationEntry] = []
 
         def push(now: datetime) -> Conditional:
-            entry = ConversationEntry(role=role, text=text, audio_duration=audio_duration,
-                                      timestamp=now)
-            pushed.append(entry)
+            entry = ConversationEntry(id=entry_id, role=role, text=text,
+                                      audio_duration=audio_duration, timestamp=now)
             return Conditional(
-                # a session already holding the most turns allowed does not match
-                query={"_id": self.pk, "status": "active",
-                       f"conversation_history.{most - 1}": {"$exists": False}},
-                holds=lambda stored: (stored.get("status") == "active"
-                                      and len(stored.get("conversation_history", ())) < most),
-                projection={"status": 1, "conversation_history._id": 1},
+                # not yet stored, and a session holding the most turns allowed does not match
+                filter={"status": "active",
+                        "$nor": [{"conversation_history._id": entry_id}],
+                        f"conversation_history.{most - 1}": {"$exists": False}},
                 update={"$push": {"conversation_history": entry.to_mongo()},
                         "$max": {"last_turn_at": now}, "$set": {UPDATED: now}},
             )
 
-        now = self._update_if(push)
+        now = update_if(self._get_collection(), self._require_pk(), push)
         if now is None:
-            self._reload_lifecycle()
-            if self.status == "active":
-                raise ValidationError(
-                    f"session {self.session_id} holds the most turns allowed ({most})",
-                    field_name="conversation_history")
-            raise SessionNotActive(
-                f"session {self.session_id} is {self.status}; turns are accepted only while active"
-            )
-        entry = pushed[-1]
-        if self._history_loaded:
-            list.append(self._data["conversation_history"], entry)  # without marking it changed
+            return self._turn_already_stored(entry_id, most)
+        entry = ConversationEntry(id=entry_id, role=role, text=text,
+                                  audio_duration=audio_duration, timestamp=now)
+        self._remember_turn(entry)
         last_turn_at = now if self.last_turn_at is None else max(self.last_turn_at, now)
         self._set_clean(updated_at=now, last_turn_at=last_turn_at)
+        self.last_outcome = WriteOutcome.STORED
         return entry
 
-    def pause(self) -> None:
+    def _turn_already_stored(self, entry_id: ObjectId, most: int) -> ConversationEntry:
+        """The entry ``entry_id`` when it is stored already; otherwise why the push was refused."""
+        pipeline = [{"$match": {"_id": self.pk}}, {"$unwind": "$conversation_history"},
+                    {"$match": {"conversation_history._id": entry_id}},
+                    {"$project": {"conversation_history": 1}}]
+        found = next(iter(self._get_collection().aggregate(pipeline)), None)
+        if found is not None:
+            with loading_from_database():
+                entry = ConversationEntry._from_son(found["conversation_history"])
+            self._remember_turn(entry)
+            self.last_outcome = WriteOutcome.ALREADY_STORED
+            return cast(ConversationEntry, entry)
+        self._reload_lifecycle()
+        if self.status == "active":
+            raise ValidationError(
+                f"session {self.session_id} holds the most turns allowed ({most})",
+                field_name="conversation_history")
+        raise SessionNotActive(
+            f"session {self.session_id} is {self.status}; turns are accepted only while active"
+        )
+
+    def _remember_turn(self, entry: ConversationEntry) -> None:
+        """Add a stored entry to the loaded history (if loaded), without marking it changed."""
+        if not self._history_loaded:
+            return
+        history = self._data["conversation_history"]
+        if all(known.id != entry.id for known in history):
+            list.append(history, entry)
+
+    def pause(self) -> WriteOutcome:
         """active -> paused."""
-        self._transition("paused")
+        return self._transition("paused")
 
-    def resume(self) -> None:
+    def resume(self) -> WriteOutcome:
         """paused -> active; the paused time is left out of ``total_duration``."""
-        self._transition("active")
+        return self._transition("active")
 
-    def end(self) -> None:
+    def end(self) -> WriteOutcome:
         """active or paused -> ended (final); sets ``end_time`` and ``total_duration``."""
-        self._transition("ended")
+        return self._transition("ended")
 
-    def complete(self) -> None:
+    def complete(self) -> WriteOutcome:
         """active or paused -> completed (final); sets ``end_time`` and ``total_duration``."""
-        self._transition("completed")
+        return self._transition("completed")
 
     @property
     def analytics(self) -> RoleplayDocument | None:
@@ -291,76 +353,42 @@ class RoleplaySession(RoleplayDocument):
         """Seconds from ``start_time`` to ``at`` that the session was not paused."""
         return max(0.0, (at - self.start_time).total_seconds() - self.paused_seconds_at(at))
 
-    def _transition(self, target: str) -> None:
+    def _transition(self, target: str) -> WriteOutcome:
+        """Make the session ``target``: STORED when this call did, ALREADY_STORED (and no
+        write) when it already was, InvalidTransition when its status does not allow it."""
         allowed_from = TRANSITIONS[target]
         for _ in range(MAX_TRANSITION_ATTEMPTS):
+            if self.status == target:
+                self.last_outcome = WriteOutcome.ALREADY_STORED
+                return self.last_outcome
             if self.status not in allowed_from:
                 raise InvalidTransition(
                     f"session {self.session_id} is {self.status}; cannot become {target}"
                     f" (allowed only from {' or '.join(allowed_from)})"
                 )
-            now = self._update_if(functools.partial(self._transition_update, target))
+            now = update_if(self._get_collection(), self._require_pk(),
+                            functools.partial(self._transition_update, target))
             if now is not None:
                 self._set_clean(updated_at=now, **self._transition_changes(target, now))
-                return
-            self._reload_lifecycle()  # someone else changed it first: look again
+                self.last_outcome = WriteOutcome.STORED
+                return self.last_outcome
+            self._reload_lifecycle()  # someone else changed it first (or our lost reply did)
         raise ConcurrentModification(
             f"session {self.session_id} changed {MAX_TRANSITION_ATTEMPTS} times during {target}"
         )
 
     def _transition_update(self, target: str, now: datetime) -> Conditional:
-        """The conditional update that makes this session ``target`` at ``now``."""
-        expected = {"status": self.status, "paused_at": self.paused_at,
-                    "paused_seconds": self.paused_seconds}
-        query: dict[str, Any] = {"_id": self.pk, **expected}
-        final = target in FINAL_STATUSES
-        if final:
-            # No turn may be stored after end_time, even one pushed a moment ago.
+        """The conditional update that makes this session ``target`` at ``now``: its
+        lifecycle fields are still as loaded, and for a final status no turn was stored
+        after ``now``."""
+        # None matches a null and a missing key alike
+        query: dict[str, Any] = {"status": self.status, "paused_at": self.paused_at,
+                                 "paused_seconds": self.paused_seconds}
+        if target in FINAL_STATUSES:
             query["$or"] = [{"last_turn_at": None}, {"last_turn_at": {"$lte": now}}]
-        return Conditional(
-            query=query,
-            holds=functools.partial(_transition_holds, expected=expected, final=final, now=now),
-            projection=dict.fromkeys([*expected, "last_turn_at"], 1),
-            update=self._stored_changes(self._transition_changes(target, now), now),
-        )
-
-    def _update_if(self, build: Callable[[datetime], Conditional]) -> datetime | None:
-        """Apply the update ``build(now)`` gives if the stored session matches its query;
-        returns the ``now`` it was built for, or None when the session did not match.
-
-        ``now`` is read once the document's lock is held, so no write that this
-        one waited for carries a later time. Where single-document updates are
-        atomic this is one update filtered by the query. Elsewhere the write
-        holds the document's lease, so no writer through this package changes
-        the session meanwhile: it is read by ``_id``, tested with ``holds``, and
-        updated by ``_id`` (FerretDB v1 finds a document by ``_id`` alone through
-        its key, and scans the collection for any other filter).
-        """
-        collection = self._get_collection()
-        with document_write_lock(collection, self._require_pk()) as locked:
-            now = utc_now()
-            conditional = build(now)
-            if not locked:  # the server applies the filtered update atomically
-                matched = collection.update_one(conditional.query, conditional.update)
-            else:
-                stored = collection.find_one({"_id": self.pk}, conditional.projection)
-                if stored is None or not conditional.holds(stored):
-                    return None
-                matched = collection.update_one({"_id": self.pk}, conditional.update)
-        return now if matched.matched_count == 1 else None
-
-    def _stored_changes(self, changes: dict[str, Any], now: datetime) -> dict[str, Any]:
-        """The update storing ``changes`` as save() would: None is null only where the
-        schema says so, and otherwise no key."""
-        sets: dict[str, Any] = {UPDATED: now}
-        unsets: dict[str, Any] = {}
-        for name, value in changes.items():
-            field = self._fields[name]
-            if value is None and not field.null:
-                unsets[field.db_field] = ""
-            else:
-                sets[field.db_field] = value
-        return {"$set": sets, "$unset": unsets} if unsets else {"$set": sets}
+        update = set_or_unset(type(self), self._transition_changes(target, now))
+        update.setdefault("$set", {})[UPDATED] = now
+        return Conditional(filter=query, update=update)
 
     def _transition_changes(self, target: str, now: datetime) -> dict[str, Any]:
         if target == "paused":
@@ -396,3 +424,4 @@ class RoleplaySession(RoleplayDocument):
         """Set fields to what the server now holds, without marking them for the next save()."""
         for name, value in values.items():
             self._data[name] = value
+

@@ -8,7 +8,7 @@ import pytest
 from bson import ObjectId
 from mongoengine import ValidationError
 
-import roleplay_models.models.session
+import roleplay_models.odm.writes
 from roleplay_models import (
     Character,
     ConversationEntry,
@@ -237,7 +237,7 @@ def test_add_turn_stays_in_step_when_the_clock_moves_between_building_and_storin
     ticks = iter(datetime.datetime(2025, 1, 1, 12, 0, 0, ms * 1000, tzinfo=datetime.timezone.utc)
                  for ms in range(100, 200))
     # Every reading of the clock inside add_turn is a millisecond later than the one before.
-    monkeypatch.setattr(roleplay_models.models.session, "utc_now", lambda: next(ticks))
+    monkeypatch.setattr(roleplay_models.odm.writes, "utc_now", lambda: next(ticks))
     entry = session.add_turn("user", "Hello")
     in_step(session)
     assert stored(session)["conversation_history"][0]["timestamp"] == entry.timestamp

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from mongoengine import NotUniqueError
 
-from roleplay_models import InvalidTransition, RoleplaySession, SessionNotActive
+from roleplay_models import InvalidTransition, RoleplaySession, SessionNotActive, WriteOutcome
 
 import builders
 
@@ -49,17 +49,30 @@ def test_eight_threads_of_a_hundred_and_twenty_five_turns_lose_none(db):
             f"t{thread}-{i}" for i in range(125)]
 
 
-def test_sixteen_racing_ends_have_one_winner(db):
+def test_sixteen_racing_ends_have_one_winner_and_the_rest_find_it_done(db):
     session = started(db)
     copies = [RoleplaySession.objects.get(pk=session.pk) for _ in range(16)]
     results = run_together(16, lambda i: copies[i].end())
-    winners = [i for i, r in enumerate(results) if r is None]
+    winners = [i for i, r in enumerate(results) if r is WriteOutcome.STORED]
     assert len(winners) == 1
-    assert all(isinstance(r, InvalidTransition) for r in results if r is not None)
+    assert results.count(WriteOutcome.ALREADY_STORED) == 15
     raw = RoleplaySession._get_collection().find_one({"_id": session.pk})
     assert raw["status"] == "ended"
-    assert raw["end_time"] == copies[winners[0]].end_time
-    assert raw["total_duration"] == copies[winners[0]].total_duration
+    assert {copy.end_time for copy in copies} == {raw["end_time"]}
+    assert {copy.total_duration for copy in copies} == {raw["total_duration"]}
+
+
+def test_racing_end_and_complete_have_one_winner_and_one_conflict(db):
+    session = started(db)
+    copies = [RoleplaySession.objects.get(pk=session.pk) for _ in range(16)]
+    results = run_together(16, lambda i: copies[i].end() if i % 2 else copies[i].complete())
+    raw = RoleplaySession._get_collection().find_one({"_id": session.pk})
+    winners = [i for i, r in enumerate(results) if r is WriteOutcome.STORED]
+    assert len(winners) == 1
+    same = [i for i in range(16) if i % 2 == winners[0] % 2]
+    assert all(results[i] in (WriteOutcome.STORED, WriteOutcome.ALREADY_STORED) for i in same)
+    assert all(isinstance(results[i], InvalidTransition) for i in range(16) if i not in same)
+    assert raw["status"] == ("ended" if winners[0] % 2 else "completed")
 
 
 def race_turns_against_end(session):

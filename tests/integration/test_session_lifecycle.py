@@ -7,11 +7,12 @@ import datetime
 import pytest
 from mongoengine import NotUniqueError, ValidationError
 
-import roleplay_models.models.session
+import roleplay_models.odm.writes
 from roleplay_models import (
     ConversationEntry,
     InvalidTransition,
     RoleplaySession,
+    WriteOutcome,
     SessionAnalytics,
     SessionNotActive,
     SessionNotFinished,
@@ -33,7 +34,7 @@ def session(db):
 def clock(session, monkeypatch):
     """The session's clock, from its start, moved by the test."""
     clock = builders.Clock(session.start_time)
-    monkeypatch.setattr(roleplay_models.models.session, "utc_now", clock)
+    monkeypatch.setattr(roleplay_models.odm.writes, "utc_now", clock)
     return clock
 
 
@@ -101,6 +102,9 @@ ALLOWED = {
 }
 
 
+TARGETS = {"pause": "paused", "resume": "active", "end": "ended", "complete": "completed"}
+
+
 def reach(session, status):
     if status == "paused":
         session.pause()
@@ -116,8 +120,11 @@ def test_the_transition_table(session, start, method):
     reach(session, start)
     before = stored(session)
     if method in ALLOWED[start]:
-        getattr(session, method)()
+        assert getattr(session, method)() is WriteOutcome.STORED
         assert stored(session)["status"] == session.status == ALLOWED[start][method]
+    elif TARGETS[method] == start:  # asked again: done already, nothing written
+        assert getattr(session, method)() is WriteOutcome.ALREADY_STORED
+        assert stored(session) == before
     else:
         with pytest.raises(InvalidTransition, match=start):
             getattr(session, method)()
