@@ -366,7 +366,8 @@ def document_validation_error(document: Any, errors: Mapping[str, Any]) -> Valid
 class SaveSteps:
     """Hands mongoengine's private steps of ``save()`` to named hooks: ``before_write(doc)``
     before a document is sent, ``adjust_delta(set, unset)`` to change what an update sends,
-    and ``duplicate_key_error(error, doc)`` for the error a duplicate key raises."""
+    and ``duplicate_key_error(error, doc)`` for the error a failed write raises instead of
+    mongoengine's (None: mongoengine's own)."""
 
     def before_write(self, doc: Any) -> None:
         """Called with the encoded document before it is inserted or updated."""
@@ -376,9 +377,12 @@ class SaveSteps:
         """What an update of a stored document ``$set``s and ``$unset``s."""
         return set_data, unset_data
 
-    def duplicate_key_error(self, error: Exception, doc: Any) -> Exception:
-        """The error to raise when writing ``doc`` broke a unique index."""
-        return NotUniqueError(f"Tried to save duplicate unique keys ({error})")
+    def duplicate_key_error(self, error: Exception, doc: Any) -> Exception | None:
+        """The error to raise when writing ``doc`` failed with ``error``, if it broke a
+        unique index; None for any other failure."""
+        if is_duplicate_key(error):
+            return NotUniqueError(f"Tried to save duplicate unique keys ({error})")
+        return None
 
     def _delta(self) -> tuple[dict[str, Any], dict[str, Any]]:
         return self.adjust_delta(*super()._delta())  # type: ignore[misc]
@@ -404,14 +408,15 @@ def is_duplicate_key(error: BaseException) -> bool:
 
 
 @contextmanager
-def _duplicates_raised_as(make: Callable[[Exception, Any], Exception], doc: Any
+def _duplicates_raised_as(make: Callable[[Exception, Any], Exception | None], doc: Any
                           ) -> Iterator[None]:
     try:
         yield
     except pymongo.errors.OperationFailure as error:
-        if is_duplicate_key(error):
-            raise make(error, doc) from error
-        raise
+        replacement = make(error, doc)
+        if replacement is None:
+            raise  # mongoengine's save() maps it
+        raise replacement from error
 
 
 # -- queries and updates, for odm/queryset.py, odm/timestamps.py, models/ ------------------
@@ -450,23 +455,27 @@ def check_insertable(document_cls: type, documents: Sequence[Any]) -> None:
 @contextmanager
 def sending_insert(
     collection: Any, write_concern: Any, originals: Sequence[Any],
-    duplicate: Callable[[Exception], Exception],
+    duplicate: Callable[[Exception], Exception | None],
 ) -> Iterator[Any]:
     """The collection to insert into, with ``write_concern``; errors are mapped as
-    ``QuerySet.insert`` maps them, except that a duplicate key raises ``duplicate(error)``
-    and a failed bulk write names the documents as ``originals``, not as the BSON sent."""
+    ``QuerySet.insert`` maps them, except that a failure for which ``duplicate(error)``
+    gives an error raises that, and a failed bulk write names the documents as
+    ``originals``, not as the BSON sent."""
     with set_write_concern(collection, write_concern or {}) as target:
         try:
             yield target
         except pymongo.errors.BulkWriteError as error:
-            failures = error.details.get("writeErrors", [])
-            if any(failure.get("code") in (11000, 11001) for failure in failures):
-                raise duplicate(error) from error
-            for failure in failures:
+            replacement = duplicate(error)
+            if replacement is not None:
+                raise replacement from error
+            for failure in error.details.get("writeErrors", []):
                 if "index" in failure:
                     failure["op"] = originals[failure["index"]]
             raise BulkWriteError(f"Bulk write error: ({error.details})") from error
         except pymongo.errors.OperationFailure as error:
+            replacement = duplicate(error)
+            if replacement is not None:
+                raise replacement from error
             if is_duplicate_key(error):
-                raise duplicate(error) from error
+                raise NotUniqueError(f"Could not save document ({error})") from error
             raise OperationError(f"Could not save document ({error})") from error

@@ -246,8 +246,9 @@ class RoleplayDocument(
         """Refuse a document too big to store, before it is sent."""
         check_document_size(type(self), doc)
 
-    def duplicate_key_error(self, error: Exception, doc: Any) -> Exception:
-        """A NotUniqueError naming the unique field and the value ``doc`` repeated."""
+    def duplicate_key_error(self, error: Exception, doc: Any) -> Exception | None:
+        """A NotUniqueError naming the unique field and the value ``doc`` repeated, if
+        ``error`` is a duplicate key (on FerretDB v1, also when an update repeats one)."""
         return duplicate_error(type(self), error, [doc])
 
     def to_api_dict(self, private: bool = False) -> dict[str, Any]:

@@ -100,7 +100,7 @@ class RoleplayQuerySet(TimestampedQuerySet):
             for son in sons:
                 check_document_size(self._document, son)
             sent = sons
-        def duplicate(error: Exception) -> Exception:
+        def duplicate(error: Exception) -> Exception | None:
             return duplicate_error(self._document, error, sons)
 
         with me.sending_insert(self._collection, write_concern, sons, duplicate) as collection:

@@ -9,12 +9,16 @@ from typing import Any
 import pymongo.errors
 from mongoengine.errors import BulkWriteError, NotUniqueError
 
+from . import _mongoengine as me
 from .filters import preview
 
-__all__ = ("DuplicateValue", "DuplicateValueInBulk", "duplicate_error", "unique_indexes")
+__all__ = ("DuplicateValue", "DuplicateValueInBulk", "duplicate_error", "is_duplicate",
+           "unique_indexes")
 
 # how MongoDB, FerretDB and mongo-java-server name the index in an E11000 message
 INDEX_IN_MESSAGE = re.compile(r"index: ?([^\s]+)")
+# how FerretDB v1 on SQLite refuses an update that repeats a unique value
+FERRETDB_UNIQUE = re.compile(r"UNIQUE constraint failed: index '([^']+)'")
 DUPLICATE_KEY_CODES = (11000, 11001)
 
 
@@ -50,6 +54,16 @@ def unique_indexes(cls: Any) -> dict[str, tuple[str, ...]]:
     return found
 
 
+def is_duplicate(error: Exception) -> bool:
+    """True for a write refused by a unique index: a duplicate key as mongoengine recognises
+    it, a bulk write that failed on one, or FerretDB v1's refusal of an update (an internal
+    error naming the SQLite UNIQUE constraint of the index)."""
+    if isinstance(error, pymongo.errors.BulkWriteError):
+        return any(failure.get("code") in DUPLICATE_KEY_CODES
+                   for failure in error.details.get("writeErrors", []))
+    return me.is_duplicate_key(error) or FERRETDB_UNIQUE.search(str(error)) is not None
+
+
 def _failure(error: Exception, documents: Sequence[Mapping[str, Any]]
              ) -> tuple[Mapping[str, Any], Mapping[str, Any] | None]:
     """The server's details of the duplicate and the document (as encoded) that hit it."""
@@ -57,54 +71,57 @@ def _failure(error: Exception, documents: Sequence[Mapping[str, Any]]
         for failure in error.details.get("writeErrors", []):
             if failure.get("code") in DUPLICATE_KEY_CODES:
                 index = failure.get("index")
-                document = documents[index] if isinstance(index, int) else None
-                return failure, document
+                return failure, documents[index] if isinstance(index, int) else None
         return {}, None
-    details = getattr(error, "details", None) or {}
+    details = getattr(error, "details", None) or {"errmsg": str(error)}
     return details, documents[0] if len(documents) == 1 else None
 
 
 def _stored_keys(cls: Any, details: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The stored keys of the index the server names, or None when it names none."""
     pattern = details.get("keyPattern") or details.get("keyValue")
     if isinstance(pattern, Mapping) and pattern:
         return tuple(pattern)
-    match = INDEX_IN_MESSAGE.search(str(details.get("errmsg", "")))
-    if match is None:
-        return None
-    return unique_indexes(cls).get(match[1].strip("\"',"))
+    message = str(details.get("errmsg", ""))
+    indexes = unique_indexes(cls)
+    match = INDEX_IN_MESSAGE.search(message)
+    if match is not None:
+        return indexes.get(match[1].strip("\"',"))
+    match = FERRETDB_UNIQUE.search(message)
+    if match is not None:  # FerretDB's SQLite index is "<collection>_<hash>_<index name>"
+        for name, keys in indexes.items():
+            if match[1].endswith("_" + name):
+                return keys
+    return None
 
 
 def duplicate_error(cls: Any, error: Exception, documents: Sequence[Mapping[str, Any]]
-                    ) -> DuplicateValue:
-    """The error for ``error``, a duplicate key the server reported while ``documents``
-    (encoded, stored names) of model ``cls`` were written. It names the field and the
-    value (from the server's ``keyValue``, else from the document written); when the server
-    does not say which index, it names the model's unique fields."""
+                    ) -> DuplicateValue | None:
+    """The error for ``error`` if it is a duplicate (None otherwise), raised while
+    ``documents`` (encoded, stored names) of model ``cls`` were written.
+
+    It names the field and the value: the index from the server's ``keyPattern`` or its
+    message, the value from its ``keyValue`` or the document written. FerretDB v1 does not
+    say which index an insert broke; then the model's unique fields are named, each with
+    the value the document gave it."""
+    if not is_duplicate(error):
+        return None
     details, document = _failure(error, documents)
-    if not details:  # a plain OperationFailure: its message is all there is
-        details = {"errmsg": str(error)}
+    kind = DuplicateValueInBulk if isinstance(error, pymongo.errors.BulkWriteError) \
+        else DuplicateValue
     keys = _stored_keys(cls, details)
-    names = {field.db_field: name for name, field in cls._fields.items()}
-    bulk = isinstance(error, pymongo.errors.BulkWriteError)
-    kind = DuplicateValueInBulk if bulk else DuplicateValue
     if keys is None:
-        unique = [name for index, stored in unique_indexes(cls).items() if index != "_id_"
-                  for name in (names.get(key, key) for key in stored)]
-        return kind(f"a {cls.__name__} with the same {' or '.join(unique) or 'id'} "
-                    "already exists")
+        keys = tuple(key for index, stored in unique_indexes(cls).items() if index != "_id_"
+                     for key in stored) or ("_id",)
+    names = {field.db_field: name for name, field in cls._fields.items()}
+    fields = tuple(names.get(key, key) for key in keys)
     key_value = details.get("keyValue")
-    given: Mapping[str, Any] = key_value if isinstance(key_value, Mapping) else {}
-    values = []
-    for key in keys:
-        if key in given:
-            values.append(given[key])
-        elif document is not None:
-            values.append(document.get(key))
-        else:
-            values.append(None)
-    fields = tuple(names.get(key, "id" if key == "_id" else key) for key in keys)
-    if document is None and not given:
-        return kind(f"a {cls.__name__} with the same {' and '.join(fields)} already exists",
+    given: Mapping[str, Any] = key_value if isinstance(key_value, Mapping) else document or {}
+    if not all(key in given for key in keys):
+        return kind(f"a {cls.__name__} with the same {' or '.join(fields)} already exists",
                     fields)
-    shown = ", ".join(f"{field} {preview(value)}" for field, value in zip(fields, values, strict=True))
-    return kind(f"{shown} already exists", fields, tuple(values))
+    values = tuple(given[key] for key in keys)
+    joiner = " and " if len(keys) > 1 and isinstance(key_value, Mapping) else " or "
+    shown = joiner.join(f"{field} {preview(value)}"
+                        for field, value in zip(fields, values, strict=True))
+    return kind(f"{shown} already exists", fields, values)
