@@ -2,16 +2,17 @@
 
 Run: MONGODB_URI=mongodb://localhost:27017/roleplay flask --app examples/flask_app run
 Every response has the frontend's envelope: {"success": true, ...} or
-{"success": false, "error": "..."} with 400 or 404 for the client's mistakes, 503 while the
-database does not answer, and 500 for a bug. GET /api/roleplay/ready is the readiness check.
+{"success": false, "error": "..."}. The glue (init_app) answers the package's errors: 404 for
+an unknown id, 400 for invalid input, 409 for a session state conflict or a duplicate, 503
+while the database does not answer; this app adds only the envelope for Flask's own HTTP errors
+(an unknown URL, say) and a 500 for a bug. GET /api/roleplay/ready is the readiness check.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, abort, jsonify, request
-from mongoengine import NotUniqueError, ValidationError
+from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 import roleplay_models as rp
@@ -43,13 +44,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_app(app)
     api = "/api/roleplay"
 
-    @app.errorhandler(rp.SessionStateError)
-    @app.errorhandler(rp.InvalidFilter)
-    @app.errorhandler(ValidationError)
-    @app.errorhandler(NotUniqueError)
-    def bad_request(error: Exception) -> Any:
-        return jsonify(success=False, error=str(error)), 400
-
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:
         return jsonify(success=False, error=error.description), error.code
@@ -58,12 +52,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def server_error(error: Exception) -> Any:
         app.logger.exception("unhandled error")
         return jsonify(success=False, error="internal server error"), 500
-
-    def live_or_404(session_id: str) -> rp.RoleplaySession:
-        try:
-            return rp.RoleplaySession.objects.live(session_id)
-        except rp.RoleplaySession.DoesNotExist:
-            abort(404, description="RoleplaySession not found")
 
     def session_json(session: rp.RoleplaySession) -> dict[str, Any]:
         return rp.RoleplaySession.objects(pk=session.pk).api_dicts()[0]
@@ -111,7 +99,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.patch(f"{api}/sessions/<session_id>")
     def update_session(session_id: str) -> Any:
-        session, data = live_or_404(session_id), body()
+        session, data = rp.RoleplaySession.objects.live(session_id), body()
         turn, status = data.get("turn"), data.get("status")
         if turn is None and status is None:
             raise rp.InvalidFilter("send a turn, or a status of paused or active")
@@ -131,7 +119,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.post(f"{api}/sessions/<session_id>/end")
     def end_session(session_id: str) -> Any:
-        session = live_or_404(session_id)
+        session = rp.RoleplaySession.objects.live(session_id)
         session.end()
         return ok(session=session_json(session))
 
@@ -139,7 +127,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def analytics(session_id: str) -> Any:
         found = rp.SessionAnalytics.objects.for_session(session_id).api_dicts()
         if not found:
-            return jsonify(success=False, error="analytics not found"), 404
+            raise rp.SessionAnalytics.DoesNotExist
         return ok(analytics=found[0])
 
     @app.get(f"{api}/analytics")

@@ -1,16 +1,69 @@
-"""One JSON view over roleplay_models, to show the glue end to end."""
+"""JSON views over roleplay_models, to show the glue end to end.
+
+The package's errors are answered by roleplay_models.django.RoleplayErrorsMiddleware (see
+settings.MIDDLEWARE): 404 for an unknown id, 400 for invalid input, 409 for a session state
+conflict, 503 while the database does not answer, each as {"success": false, "error": ...}.
+"""
+
+import json
 
 from django.http import JsonResponse
 from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
 
 import roleplay_models as rp
+from roleplay_models.django import get_or_404
+from roleplay_models.odm.filters import as_object_id
 
 
+def ok(status=200, **payload):
+    return JsonResponse({"success": True, **payload}, status=status)
+
+
+def body(request):
+    try:
+        data = json.loads(request.body or b"null")
+    except (ValueError, RecursionError):
+        raise rp.InvalidFilter("the request body must be JSON") from None
+    if not isinstance(data, dict):
+        raise rp.InvalidFilter("the request body must be a JSON object")
+    return data
+
+
+@require_GET
 def scenarios(request):
     query = rp.Scenario.objects.active()
     if "search" in request.GET:
         query = query.search(request.GET["search"])
-    return JsonResponse({"success": True, "scenarios": query.api_dicts()})
+    return ok(scenarios=query.api_dicts())
 
 
-urlpatterns = [path("api/roleplay/scenarios", scenarios)]
+@require_GET
+def scenario(request, scenario_id):
+    return ok(scenario=get_or_404(rp.Scenario.objects, pk=scenario_id).to_api_dict())
+
+
+@csrf_exempt
+@require_POST
+def start_session(request):
+    data = body(request)
+    found = get_or_404(rp.Scenario.objects, pk=as_object_id("scenario_id", data.get("scenario_id")))
+    session = rp.RoleplaySession.start(found, data.get("user_id"))
+    return ok(201, session=session.to_api_dict())
+
+
+@csrf_exempt
+@require_POST
+def end_session(request, session_id):
+    session = rp.RoleplaySession.objects.live(session_id)
+    session.end()
+    return ok(session=rp.RoleplaySession.objects(pk=session.pk).api_dicts()[0])
+
+
+urlpatterns = [
+    path("api/roleplay/scenarios", scenarios),
+    path("api/roleplay/scenarios/<str:scenario_id>", scenario),
+    path("api/roleplay/sessions", start_session),
+    path("api/roleplay/sessions/<str:session_id>/end", end_session),
+]

@@ -108,16 +108,30 @@ def test_user_id_operator_in_a_query_string_is_a_plain_key(client, catalog):
     assert exact["pagination"]["total"] == 0
 
 
-def test_bad_turns_and_transitions_are_400_and_write_nothing(client, catalog):
+def test_bad_turns_are_400_and_state_conflicts_409_and_write_nothing(client, catalog):
     scenario, _ = catalog
     session_id = client.post(f"{API}/sessions", json={
         "scenario_id": str(scenario.pk), "user_id": "rep-1"}).json["session"]["session_id"]
     for payload in ({"turn": {"role": "robot", "text": "x"}}, {"turn": {"role": "user", "text": ""}},
-                    {"turn": "hello"}, {"status": "ended"}, {"status": "active"}):
+                    {"turn": "hello"}, {"status": "ended"}):
         response = client.patch(f"{API}/sessions/{session_id}", json=payload)
         assert response.status_code == 400 and response.json["success"] is False, payload
+    resumed = client.patch(f"{API}/sessions/{session_id}", json={"status": "active"})
+    assert resumed.status_code == 409 and "active" in resumed.json["error"]
     client.post(f"{API}/sessions/{session_id}/end")
     again = client.post(f"{API}/sessions/{session_id}/end")
-    assert again.status_code == 400 and "ended" in again.json["error"]
+    assert again.status_code == 409 and "ended" in again.json["error"]
+    turn = client.patch(f"{API}/sessions/{session_id}", json={"turn": {"role": "user", "text": "hi"}})
+    assert turn.status_code == 409 and turn.json["success"] is False
     stored = RoleplaySession.objects.get(session_id=session_id)
     assert stored.conversation_history == [] and stored.status == "ended"
+
+
+def test_a_turn_naming_the_bad_field_and_unknown_urls_keep_the_envelope(client, catalog):
+    scenario, _ = catalog
+    session_id = client.post(f"{API}/sessions", json={
+        "scenario_id": str(scenario.pk), "user_id": "rep-1"}).json["session"]["session_id"]
+    bad = client.patch(f"{API}/sessions/{session_id}", json={"turn": {"role": "robot", "text": "x"}})
+    assert bad.json["error"].startswith("role: ") and "ValidationError" not in bad.json["error"]
+    unknown = client.get(f"{API}/nothing-here")
+    assert unknown.status_code == 404 and unknown.json["success"] is False

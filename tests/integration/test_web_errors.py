@@ -1,0 +1,242 @@
+"""The package's errors as HTTP answers, the same from the Flask example and the Django site,
+each served over real HTTP by its own process."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import roleplay_models as rp
+
+import builders
+from conftest import TEST_DB_PREFIX, start_test_server, with_database
+
+pytest.importorskip("flask")
+pytest.importorskip("django")
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+sys.path.insert(0, str(EXAMPLES))
+from flask_app import create_app  # noqa: E402
+
+SITE = EXAMPLES / "django_site"
+API = "/api/roleplay"
+FAST = "serverSelectionTimeoutMS=500&connectTimeoutMS=500"
+
+# Each app is served by werkzeug in a process of its own on a free port, which it prints.
+SERVE = """
+import logging, sys
+from werkzeug.serving import make_server
+logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+logging.getLogger("roleplay_models.web").setLevel(logging.INFO)
+if sys.argv[1] == "flask":
+    from flask_app import create_app
+    app = create_app({"MONGODB_URI": sys.argv[2]})
+else:
+    from wsgi import application as app
+server = make_server("127.0.0.1", 0, app, threaded=True)
+print(server.server_port, flush=True)
+server.serve_forever()
+"""
+
+
+class App:
+    """One example app in its own process, and what it logged."""
+
+    def __init__(self, kind: str, uri: str) -> None:
+        env = {**os.environ, "MONGODB_URI": uri, "DJANGO_SETTINGS_MODULE": "settings",
+               "PYTHONPATH": os.pathsep.join([str(EXAMPLES), str(SITE), os.environ.get("PYTHONPATH", "")])}
+        self.kind = kind
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", SERVE, kind, uri], env=env, cwd=SITE, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        line = self.process.stdout.readline() if self.process.stdout else ""
+        if not line.strip().isdigit():
+            self.process.kill()
+            raise AssertionError(f"the {kind} app did not start: {self.process.communicate()[1]}")
+        self.port = int(line)
+        self._log: str | None = None
+
+    def call(self, method: str, path: str, payload: Any = None) -> tuple[int, dict[str, Any]]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        body = None if payload is None else json.dumps(payload)
+        connection.request(method, API + path, body=body,
+                           headers={"Content-Type": "application/json"})
+        answer = connection.getresponse()
+        data = answer.read()
+        connection.close()
+        assert answer.getheader("Content-Type", "").startswith("application/json"), data[:300]
+        return answer.status, json.loads(data)
+
+    def stop(self) -> str:
+        """Stop the process; what it logged."""
+        if self._log is None:
+            self.process.terminate()
+            self._log = self.process.communicate(timeout=30)[1]
+        return self._log
+
+
+def served(kind: str, uri: str) -> Iterator[App]:
+    app = App(kind, uri)
+    try:
+        yield app
+    finally:
+        app.stop()
+
+
+@pytest.fixture(params=["flask", "django"])
+def app(request, db, run_database_uri):
+    yield from served(request.param, run_database_uri)
+
+
+def refused(status: int, answer: dict[str, Any], code: int) -> str:
+    """The error text of a refusal with ``code``, checked to be short and free of internals."""
+    assert status == code, answer
+    assert answer["success"] is False and set(answer) == {"success", "error"}
+    error = answer["error"]
+    for internal in ("Traceback", "ObjectId(", "E11000", "{ ", "topology", "mongodb://"):
+        assert internal not in error, error
+    assert 0 < len(error) < 400
+    return error
+
+
+def stored_sessions() -> list[tuple[str, int]]:
+    return sorted((s["status"], len(s.get("conversation_history", [])))
+                  for s in rp.RoleplaySession._get_collection().find())
+
+
+def test_an_unknown_session_is_a_404(app):
+    error = refused(*app.call("POST", "/sessions/session_missing/end"), 404)
+    assert error == "RoleplaySession not found"
+    assert stored_sessions() == []
+
+
+def test_an_unknown_or_malformed_scenario_id_is_a_404_in_a_url_and_a_400_in_a_body(app):
+    unknown = "5f0c1c1c1c1c1c1c1c1c1c1c"
+    refused(*app.call("POST", "/sessions", {"scenario_id": unknown, "user_id": "u"}), 404)
+    error = refused(*app.call("POST", "/sessions", {"scenario_id": "nope", "user_id": "u"}), 400)
+    assert "scenario_id" in error
+    if app.kind == "django":  # the Flask example has no route with an id of a scenario
+        assert refused(*app.call("GET", f"/scenarios/{unknown}"), 404) == "Scenario not found"
+        assert refused(*app.call("GET", "/scenarios/nope"), 404) == "Scenario not found"
+        assert refused(*app.call("GET", "/scenarios/" + "z" * 5000), 404) == "Scenario not found"
+    assert stored_sessions() == []
+
+
+def test_an_invalid_value_is_a_400_naming_the_field(app):
+    scenario = builders.scenario().save()
+    error = refused(*app.call("POST", "/sessions", {"scenario_id": str(scenario.pk)}), 400)
+    assert error.startswith("user_id: ")
+    refused(*app.call("POST", "/sessions", ["not", "an", "object"]), 400)
+    assert stored_sessions() == []
+
+
+def test_ending_a_session_twice_is_a_409_and_changes_nothing(app):
+    scenario = builders.scenario().save()
+    status, created = app.call("POST", "/sessions", {"scenario_id": str(scenario.pk),
+                                                     "user_id": "rep"})
+    assert status == 201
+    session_id = created["session"]["session_id"]
+    assert app.call("POST", f"/sessions/{session_id}/end")[0] == 200
+    ended = rp.RoleplaySession._get_collection().find_one({"session_id": session_id})
+    error = refused(*app.call("POST", f"/sessions/{session_id}/end"), 409)
+    assert "ended" in error
+    assert rp.RoleplaySession._get_collection().find_one({"session_id": session_id}) == ended
+
+
+def closed_port() -> int:
+    """A loopback port on which nothing listens."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("kind", ["flask", "django"])
+def test_a_database_that_does_not_answer_is_a_503_logged_once(kind):
+    port = closed_port()
+    uri = f"mongodb://127.0.0.1:{port}/{TEST_DB_PREFIX}nowhere?{FAST}"
+    app = App(kind, uri)  # boots: nothing is sent at start-up
+    try:
+        for _ in range(3):
+            error = refused(*app.call("GET", "/scenarios"), 503)
+            assert error == "the database is unavailable; try again shortly"
+    finally:
+        log = app.stop()
+    warnings = [line for line in log.splitlines() if line.startswith("WARNING roleplay_models.web")]
+    assert len(warnings) == 1, log
+    assert f"mongodb://127.0.0.1:{port}/{TEST_DB_PREFIX}nowhere" in warnings[0]
+    assert "refused" in warnings[0], warnings[0]  # the cause
+
+
+@pytest.mark.parametrize("kind", ["flask", "django"])
+def test_an_outage_is_logged_again_after_the_server_came_back_and_went_away(kind):
+    server = start_test_server()
+    uri = with_database(server.uri, f"{TEST_DB_PREFIX}outages") + "?" + FAST
+    app = App(kind, uri)
+    try:
+        assert app.call("GET", "/scenarios")[0] == 200
+        for _ in range(2):
+            server.kill()
+            for _ in range(3):
+                refused(*app.call("GET", "/scenarios"), 503)
+            server.start()
+            # back within a few requests (each waits at most the selection timeout while the
+            # client finds the server again; a JVM's first answers can be slow)
+            statuses = [app.call("GET", "/scenarios")[0]]
+            while statuses[-1] == 503 and len(statuses) < 10:
+                statuses.append(app.call("GET", "/scenarios")[0])
+            assert statuses[-1] == 200, statuses
+    finally:
+        log = app.stop()
+        server.close()
+    lines = [line for line in log.splitlines() if " roleplay_models.web " in line]
+    assert [line.split()[0] for line in lines] == ["WARNING", "INFO", "WARNING", "INFO"], log
+    assert "does not answer" in lines[0] and "answers again" in lines[1]
+
+
+DJANGO_DUPLICATE = """
+import django, json
+django.setup()
+from django.test import RequestFactory
+import roleplay_models as rp
+from roleplay_models.django import RoleplayErrorsMiddleware
+
+def view(request):
+    rp.Scenario(scenario_id="twice", title="t", description="d", llm_prompt="p").save()
+    return None
+
+middleware = RoleplayErrorsMiddleware(view)
+request = RequestFactory().post("/scenarios")
+try:
+    view(request)
+except Exception as error:
+    answer = middleware.process_exception(request, error)
+    print(answer.status_code, answer.content.decode())
+"""
+
+
+def test_a_duplicate_is_a_409_naming_the_field_in_flask_and_django(db, run_database_uri):
+    def add_scenario():
+        return builders.scenario(scenario_id="twice").save().to_api_dict()
+
+    builders.scenario(scenario_id="twice").save()
+    flask_app = create_app({"MONGODB_URI": run_database_uri})
+    flask_app.add_url_rule("/scenarios", "add", add_scenario, methods=["POST"])
+    answer = flask_app.test_client().post("/scenarios")
+    error = refused(answer.status_code, answer.json, 409)
+    assert "scenario_id" in error and "already exists" in error
+    env = {**os.environ, "MONGODB_URI": run_database_uri, "DJANGO_SETTINGS_MODULE": "settings",
+           "PYTHONPATH": os.pathsep.join([str(SITE), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", DJANGO_DUPLICATE], env=env, capture_output=True,
+                          text=True, timeout=120, cwd=SITE)
+    assert done.returncode == 0, done.stderr
+    status, _, payload = done.stdout.strip().partition(" ")
+    assert refused(int(status), json.loads(payload), 409) == error
+    assert rp.Scenario.objects(scenario_id="twice").count() == 1
