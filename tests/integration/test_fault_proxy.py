@@ -207,11 +207,11 @@ def test_a_cut_fails_calls_with_a_selection_timeout_and_a_restore_brings_them_ba
     proxy.restore()
     assert not proxy.is_cut
     collection.insert_one({"_id": "after"})
-    assert fresh.admin.command("ping")["ok"] == 1
+    assert connect().admin.command("ping")["ok"] == 1  # a new client finds the server too
     assert stored(direct, collection, "after")
 
 
-def test_hello_is_left_alone_unless_asked(server_uri, direct):
+def test_hello_is_left_alone_unless_asked(server_uri):
     uri = with_database(server_uri, DATABASE)
     with FaultProxy(uri) as proxy:
         proxy.randomize(seed=1, reset=1.0)
