@@ -4,20 +4,30 @@ The server: ``$MONGODB_URI`` if set, else one started for the run, of the
 kind ``$ROLEPLAY_TEST_SERVER`` names: ``ferretdb`` (the default) or
 ``mongo-java-server``. If it cannot be started the tests that need it skip
 with the reason, or fail under ``ROLEPLAY_REQUIRE_SERVER=1``.
+
+What the package must detect on the server: ``$ROLEPLAY_EXPECT`` if set
+(``atomic,text,group``, any of them, or empty for none), else what the
+started server is known to do, else MongoDB's full set when the server at
+``$MONGODB_URI`` says it is MongoDB; otherwise the test that compares skips,
+naming the variable. A test marked ``needs("text_search")`` (any
+:class:`ServerFacts` capability) skips on a server found to lack it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import pytest
 
 import roleplay_models
+from roleplay_models.db import connection
+from roleplay_models.db.server import ServerFacts
 from roleplay_models.testing import FerretDB, MongoJavaServer, TestServerUnavailable
 
 TEST_DB_PREFIX = "roleplay_test_"
@@ -29,27 +39,64 @@ TEST_SERVERS: dict[str, type[FerretDB | MongoJavaServer]] = {
 TEST_SERVER = os.environ.get("ROLEPLAY_TEST_SERVER") or "ferretdb"
 
 
-# What the package must detect on each test server (atomic updates, text search, $group
-# accumulators); a server at $MONGODB_URI is taken to be MongoDB.
+CAPABILITIES = ("atomic_updates", "text_search", "group_accumulators")
+# ROLEPLAY_EXPECT's short names
+SHORT_NAMES = {"atomic": "atomic_updates", "text": "text_search", "group": "group_accumulators"}
+# What the package must detect on each server the suite starts itself.
 EXPECTED_CAPABILITIES = {
-    "ferretdb": (False, False, False),
-    "mongo-java-server": (True, False, True),
-    "MONGODB_URI": (True, True, True),
+    "ferretdb": frozenset(),
+    "mongo-java-server": frozenset({"atomic_updates", "group_accumulators"}),
 }
+MONGODB_CAPABILITIES = frozenset(CAPABILITIES)
+
+
+def declared_capabilities(value: str) -> frozenset[str]:
+    """The capabilities ``$ROLEPLAY_EXPECT`` declares: names separated by commas, short
+    (``atomic``, ``text``, ``group``) or long (``text_search``); empty means none. An unknown
+    name is a UsageError naming it."""
+    declared = set()
+    for word in (w.strip() for w in value.split(",")):
+        if not word:
+            continue
+        name = SHORT_NAMES.get(word, word)
+        if name not in CAPABILITIES:
+            raise pytest.UsageError(
+                f"ROLEPLAY_EXPECT names {word!r}; expected names among "
+                f"{', '.join([*SHORT_NAMES, *CAPABILITIES])}, separated by commas")
+        declared.add(name)
+    return frozenset(declared)
+
+
+GIT_COMMIT = re.compile(r"[0-9a-f]{40}")
+
+
+def says_it_is_mongodb(build_info: Mapping[str, Any]) -> bool:
+    """Whether ``buildInfo`` is MongoDB's own: the commit it was built from, its allocator and
+    JavaScript engine, and no FerretDB key. FerretDB answers ``gitVersion: "unknown"`` and
+    ``ferretdbVersion``; mongo-java-server answers only a version (4.4.0)."""
+    if any(key.lower().startswith("ferretdb") for key in build_info):
+        return False
+    return (GIT_COMMIT.fullmatch(str(build_info.get("gitVersion", ""))) is not None
+            and isinstance(build_info.get("allocator"), str)
+            and isinstance(build_info.get("javascriptEngine"), str))
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if TEST_SERVER not in TEST_SERVERS:
         raise pytest.UsageError(
             f"ROLEPLAY_TEST_SERVER={TEST_SERVER!r}: expected one of {', '.join(TEST_SERVERS)}")
+    if "ROLEPLAY_EXPECT" in os.environ:
+        declared_capabilities(os.environ["ROLEPLAY_EXPECT"])  # refused before anything runs
+    config.addinivalue_line(
+        "markers", f"needs(capability): skip unless the server can ({', '.join(CAPABILITIES)})")
 
 
 def with_database(uri: str, name: str) -> str:
-    """``uri`` pointed at database ``name``, keeping its host and options."""
+    """``uri`` pointed at database ``name``, which must be a test database, keeping its hosts
+    and options."""
     if not name.startswith(TEST_DB_PREFIX):
         raise RuntimeError(f"refusing to use {name!r}: test databases start with {TEST_DB_PREFIX}")
-    parts = urlsplit(uri)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, ""))
+    return connection.with_database(uri, name)
 
 
 def no_server(reason: str) -> None:
@@ -141,19 +188,41 @@ def run_database_uri(server_uri: str) -> Iterator[str]:
     client = roleplay_models.connect(uri, ensure_indexes=False)
     client.drop_database(name)
     roleplay_models.ensure_indexes()
-    _detected.append(roleplay_models.server_facts(client).describe())
+    _run_facts.append(roleplay_models.server_facts(client))
+    _run_facts.append(client.admin.command("buildInfo"))
     yield uri
     client = roleplay_models.connect(uri, ensure_indexes=False)
     client.drop_database(name)
     roleplay_models.disconnect()
 
 
-_detected: list[str] = []  # what the package found the run's server can do
+# what the package found the run's server can do, then the server's buildInfo
+_run_facts: list[Any] = []
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    for line in _detected[:1]:
-        terminalreporter.write_line(f"roleplay_models detected on the server: {line}")
+    for facts in _run_facts[:1]:
+        terminalreporter.write_line(f"roleplay_models detected on the server: {facts.describe()}")
+
+
+def run_facts(request: pytest.FixtureRequest) -> ServerFacts:
+    """What the package found the run's server can do (connecting to it if not yet done)."""
+    request.getfixturevalue("run_database_uri")
+    facts: ServerFacts = _run_facts[0]
+    return facts
+
+
+@pytest.fixture(autouse=True)
+def _needs(request: pytest.FixtureRequest) -> None:
+    """Skip a test marked ``needs(capability)`` on a server found to lack it, naming both."""
+    for marker in request.node.iter_markers("needs"):
+        for capability in marker.args:
+            if capability not in CAPABILITIES:
+                pytest.fail(f"needs({capability!r}): expected one of {', '.join(CAPABILITIES)}",
+                            pytrace=False)
+            facts = run_facts(request)
+            if not getattr(facts, capability):
+                pytest.skip(f"needs {capability}, which the server lacks ({facts.describe()})")
 
 
 @pytest.fixture
@@ -179,9 +248,20 @@ def embedded() -> Iterator[object]:
     roleplay_models.disconnect()
 
 
-@pytest.fixture(scope="session")
-def expected_capabilities() -> dict[str, bool]:
-    """What the package must find the run's server can do."""
-    kind = "MONGODB_URI" if os.environ.get("MONGODB_URI") else TEST_SERVER
-    atomic, text, group = EXPECTED_CAPABILITIES[kind]
-    return {"atomic_updates": atomic, "text_search": text, "group_accumulators": group}
+@pytest.fixture
+def expected_capabilities(request: pytest.FixtureRequest) -> dict[str, bool]:
+    """What the package must find the run's server can do: as ``$ROLEPLAY_EXPECT`` declares,
+    else as known for a server the suite started, else MongoDB's full set for a server that
+    says it is MongoDB; otherwise the test skips, naming what to set."""
+    if "ROLEPLAY_EXPECT" in os.environ:
+        expected = declared_capabilities(os.environ["ROLEPLAY_EXPECT"])
+    elif not os.environ.get("MONGODB_URI"):
+        expected = EXPECTED_CAPABILITIES[TEST_SERVER]
+    else:
+        facts = run_facts(request)
+        if not says_it_is_mongodb(_run_facts[1]):
+            pytest.skip(f"the server at $MONGODB_URI does not say it is MongoDB ({facts.name}): "
+                        "set ROLEPLAY_EXPECT to what it can do (e.g. ROLEPLAY_EXPECT=atomic,group;"
+                        " empty for none) to check what the package detects")
+        expected = MONGODB_CAPABILITIES
+    return {name: name in expected for name in CAPABILITIES}

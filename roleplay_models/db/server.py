@@ -1,4 +1,30 @@
-"""What the connected server can do, asked once per client and remembered."""
+"""What the connected server can do, asked once per client and remembered.
+
+Every command the package sends was checked on FerretDB v1 and mongo-java-server (the test
+suite run with a command log) and against how MongoDB and FerretDB 2 read it; each is either
+read the same everywhere or chosen from :class:`ServerFacts`:
+
+* ``$text`` search: the projection names every stored field of the model and the score (a
+  score-only projection is "every field" to MongoDB, "only the score" to FerretDB 2); sent
+  only where ``text_search``, else a case-insensitive regex match.
+* ``$text`` error codes (27, 238, 2): only 27 (no text index; the query was understood), or a
+  query that returns a document, counts as text search.
+* The text index: refused, or accepted and not queryable, is a warning; its collection is
+  asked first where the index key is ``_fts`` (as MongoDB stores it), every collection after.
+* Session writes (filters on ``null``, ``$exists`` on ``history.N``, ``$max``, ``$unset`` of a
+  missing field): one filtered update where ``atomic_updates``; elsewhere, under a lease, the
+  same filter in a ``$match`` after one on ``_id``, then the update by ``_id``.
+* ``$group`` with several accumulators: only where ``group_accumulators``; else a ``$project``
+  summed in Python.
+* Duplicate keys: mapped by code 11000/11001, which every server tested sends (the lease
+  relies on it too).
+* Timeouts (50, and client-side): pymongo's ``timeout()``, which ends the wait on the client
+  even where a server ignores ``maxTimeMS``.
+* Validation errors (121 on MongoDB, 525074461 on FerretDB 2), transactions, change streams:
+  not used; no ``collMod`` validator is sent and every check is the package's own.
+* Upserts with ``$setOnInsert``, ``$pullAll``, inclusion and exclusion projections, sorts on
+  ``createdAt`` then ``_id``: read as MongoDB documents them on every server tested.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +38,8 @@ from pymongo.errors import OperationFailure
 __all__ = ("ServerFacts", "forget_server_facts", "server_facts")
 
 # MongoDB's answer to a $text query on a collection without a text index: it understood the
-# query. FerretDB v1 answers 238 (not implemented), mongo-java-server 2 (unknown operator).
+# query. FerretDB v1 and mongo-java-server answer 2 (unknown operator), others 238 (not
+# implemented).
 TEXT_INDEX_NOT_FOUND = 27
 
 
@@ -81,7 +108,9 @@ def _ask(client: Any) -> ServerFacts:
         # lock, and $group feeds its documents to the first accumulator only.
         return ServerFacts(f"FerretDB {info['ferretdbVersion']}", atomic_updates=False,
                            text_search=text_search, group_accumulators=False)
-    return ServerFacts(f"MongoDB-compatible {info.get('version', '?')}", atomic_updates=True,
+    name = (f"FerretDB {info['ferretdbVersion']}" if "ferretdbVersion" in info
+            else f"MongoDB-compatible {info.get('version', '?')}")
+    return ServerFacts(name, atomic_updates=True,
                        text_search=text_search, group_accumulators=True)
 
 

@@ -17,15 +17,21 @@ class ScenarioQuerySet(ActiveQuerySet):
     """Queries the scenario routes make."""
 
     def search(self, text: Any) -> ScenarioQuerySet:
-        """Scenarios matching ``text`` in title or description.
+        """Scenarios matching ``text`` in title or description; refuses a non-string.
 
-        MongoDB's ``$text`` search, best match first, where the server has
-        it; elsewhere (FerretDB, mongomock) a case-insensitive literal match
-        of any of the words.
+        Where the server runs ``$text`` (found by :func:`server_facts`), its
+        text search, best match first, asking for every field the model
+        stores plus the score: MongoDB reads a projection of the score alone
+        as "every field and the score", FerretDB 2 as "only the score". Keys
+        the model does not declare (mongoose's ``__v``, say) are therefore not
+        read by a text search (a save of such a result leaves them stored).
+        Elsewhere (FerretDB v1, mongo-java-server, mongomock) a
+        case-insensitive literal match of any of the words.
         """
         text = as_text("search", text)
         if server_facts(self._document._get_db().client).text_search:
-            return self.search_text(text).order_by("$text_score")
+            stored = self.only(*self._document._fields)
+            return stored.search_text(text).order_by("$text_score")
         words = text.split()
         return self.filter(__raw__={"$or": [
             {field: contains_regex(word)} for word in words for field in ("title", "description")

@@ -72,12 +72,27 @@ def test_active_scenarios_and_search(seeded):
     assert list(Scenario.objects.search("(.*)")) == []
 
 
+@pytest.mark.needs("text_search")
 def test_search_uses_text_search_where_the_server_has_it(seeded):
-    if not server_facts(Scenario._get_db().client).text_search:
-        pytest.skip("needs MongoDB text search: set MONGODB_URI to a MongoDB server")
     cold, demo = seeded["scenarios"]
     found = list(Scenario.objects.search("budget objections"))
     assert ids(found) == [cold.pk] and found[0].get_text_score() > 0
+    as_found = {k: v for k, v in found[0].to_mongo().items() if k != "_text_score"}
+    assert as_found == Scenario.objects.get(pk=cold.pk).to_mongo().to_dict()
+    assert Scenario.objects.search("budget").api_dicts()[0]["title"] == "Cold call to a CFO"
+
+
+@pytest.mark.needs("text_search")
+def test_a_text_search_result_saved_keeps_the_keys_mongoose_wrote(seeded):
+    cold, _ = seeded["scenarios"]
+    collection = Scenario._get_collection()
+    collection.update_one({"_id": cold.pk}, {"$set": {"__v": 0, "tags": ["finance"]}})
+    (found,) = Scenario.objects.search("budget objections")
+    found.title = "Cold call to a CFO, again"
+    found.save()
+    stored = collection.find_one({"_id": cold.pk})
+    assert stored["__v"] == 0 and stored["tags"] == ["finance"]
+    assert stored["title"] == "Cold call to a CFO, again" and "_text_score" not in stored
 
 
 def test_characters_by_role_ignore_case_and_take_the_text_literally(seeded):

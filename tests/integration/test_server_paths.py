@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
+from pymongo.errors import OperationFailure
 
 import roleplay_models
-from roleplay_models import RoleplaySession, SessionAnalytics, server_facts
+from roleplay_models import RoleplaySession, Scenario, SessionAnalytics, server_facts
+from roleplay_models.db import server
 from roleplay_models.db.locks import LEASE_COLLECTION
 from roleplay_models.testing import CommandLog
 
@@ -26,17 +30,22 @@ def lease_commands(log):
     return [c for c in log.commands if LEASE_COLLECTION in (c.get("insert"), c.get("delete"))]
 
 
+def detected():
+    return server_facts(RoleplaySession._get_db().client)
+
+
 def test_the_package_detects_what_the_server_can_do(log, expected_capabilities):
-    facts = server_facts(RoleplaySession._get_db().client)
+    facts = detected()
     found = {name: getattr(facts, name) for name in expected_capabilities}
     assert found == expected_capabilities, facts.describe()
 
 
-def test_session_writes_are_lock_free_exactly_where_updates_are_atomic(
-    log, expected_capabilities
-):
+# The tests below check that each path follows what was detected, on whatever server this is;
+# the test above checks what was detected.
+
+def test_session_writes_are_lock_free_exactly_where_updates_are_atomic(log):
     session = RoleplaySession.start(builders.scenario().save(), "rep")
-    atomic = expected_capabilities["atomic_updates"]
+    atomic = detected().atomic_updates
     with log.recording():
         session.add_turn("user", "Hello")
         session.end()
@@ -48,13 +57,11 @@ def test_session_writes_are_lock_free_exactly_where_updates_are_atomic(
         assert len(lease_commands(log)) == 4  # a lease taken and given back around each
 
 
-def test_the_summary_is_grouped_on_the_server_exactly_where_group_works(
-    log, expected_capabilities
-):
+def test_the_summary_is_grouped_on_the_server_exactly_where_group_works(log):
     scenario = builders.scenario().save()
     for score in (6, 8):
         builders.analytics(scenario, overall_score=score).save()
-    grouped = expected_capabilities["group_accumulators"]
+    grouped = detected().group_accumulators
     with log.recording():
         summary = SessionAnalytics.objects.summary()
     assert summary["count"] == 2 and summary["averages"]["overall_score"] == 7
@@ -71,9 +78,7 @@ def test_start_with_a_loaded_scenario_is_one_round_trip(log):
     assert log.names == ["insert"]
 
 
-def test_a_live_session_is_loaded_without_its_history_and_turns_stay_cheap(
-    log, expected_capabilities
-):
+def test_a_live_session_is_loaded_without_its_history_and_turns_stay_cheap(log):
     session = RoleplaySession.start(builders.scenario().save(), "rep")
     for n in range(5):
         session.add_turn("user", f"turn {n}")
@@ -81,20 +86,56 @@ def test_a_live_session_is_loaded_without_its_history_and_turns_stay_cheap(
         live = RoleplaySession.objects.live(session.session_id)
         live.add_turn("assistant", "Go on.")
         live.pause()
-    find, *checks = [c for c in log.commands if c.get("find") == "roleplaysessions"]
+    (find,) = [c for c in log.commands if c.get("find") == "roleplaysessions"]
     assert find["projection"] == {"conversation_history": 0}
     updates = [c for c in log.commands if c.get("update") == "roleplaysessions"]
     assert len(updates) == 2
-    if expected_capabilities["atomic_updates"]:
+    checks = [c for c in log.commands if c.get("aggregate") == "roleplaysessions"]
+    if detected().atomic_updates:
         assert checks == []  # the updates' filters alone decide
     else:
-        # FerretDB finds a document through its key only for a filter on _id alone
-        session_filters = [c["filter"] for c in checks]
-        session_filters += [u["q"] for c in updates for u in c["updates"]]
-        assert len(session_filters) == 4
-        assert all(f == {"_id": session.pk} for f in session_filters)
+        # FerretDB finds a document through its key only for a filter on _id alone: each
+        # check's first stage and each update's filter is the _id and nothing else
+        first_stages = [c["pipeline"][0] for c in checks]
+        assert first_stages == [{"$match": {"_id": session.pk}}] * 2
+        assert [u["q"] for c in updates for u in c["updates"]] == [{"_id": session.pk}] * 2
     stored = RoleplaySession.objects(pk=session.pk).api_dicts()[0]
     assert [t["text"] for t in stored["conversation_history"]][-2:] == ["turn 4", "Go on."]
     assert stored["status"] == "paused" and live.status == "paused"
     with pytest.raises(ValueError, match="no history"):
         live.to_api_dict()
+
+
+def test_a_text_search_asks_for_every_stored_field_and_the_score(log, monkeypatch):
+    """The $text path's find, as sent: on a server without $text it is sent all the same (the
+    facts say otherwise here) and refused there; where $text runs, it answers in full."""
+    facts = detected()
+    client = Scenario._get_db().client
+    monkeypatch.setitem(server._facts, client, dataclasses.replace(facts, text_search=True))
+    scenario = builders.scenario(title="Cold call", description="Budget talk").save()
+    with log.recording():
+        try:
+            found = list(Scenario.objects.active().search("budget"))
+        except OperationFailure:
+            assert not facts.text_search
+        else:
+            assert facts.text_search
+            assert [(s.pk, s.title, s.llm_prompt) for s in found] == [
+                (scenario.pk, "Cold call", scenario.llm_prompt)]
+    (find,) = [c for c in log.commands if c.get("find") == "scenarios"]
+    assert find["filter"] == {"$text": {"$search": "budget"}, "is_active": True}
+    stored = {field.db_field for field in Scenario._fields.values()}
+    assert find["projection"] == {**dict.fromkeys(stored, 1), "_text_score": {"$meta": "textScore"}}
+    assert find["sort"] == {"_text_score": {"$meta": "textScore"}}
+
+
+def test_a_search_without_text_search_is_a_literal_match_sending_no_projection(log):
+    if detected().text_search:
+        pytest.skip("the server runs $text: the search takes the text path")
+    builders.scenario(title="Cold call (CFO)", description="Budget talk").save()
+    with log.recording():
+        found = list(Scenario.objects.search("(cfo)"))
+    assert [s.title for s in found] == ["Cold call (CFO)"]
+    (find,) = [c for c in log.commands if c.get("find") == "scenarios"]
+    assert "projection" not in find and "sort" not in find
+    assert [list(clause) for clause in find["filter"]["$or"]] == [["title"], ["description"]]
