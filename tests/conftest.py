@@ -122,6 +122,8 @@ def start_test_server() -> FerretDB | MongoJavaServer:
         return _start_new()
     except TestServerUnavailable as err:
         reason = str(err)
+    if os.environ.get("MONGODB_URI"):
+        reason = f"this test starts and kills a {TEST_SERVER} of its own: {reason}"
     no_server(reason)  # outside the except block, so no exception chain is printed
     raise AssertionError("unreachable")
 
