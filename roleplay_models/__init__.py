@@ -1,5 +1,6 @@
 """roleplay_models: the MongoDB data layer of the sales-roleplay trainer, on mongoengine."""
 
+from .audit import AuditFinding, AuditReport, DuplicateValue, IndexFinding, ModelAudit, audit
 from .db.connection import (
     DEFAULT_URI,
     connect,
@@ -45,6 +46,8 @@ from .odm.writes import WriteOutcome
 __version__ = "0.1.0"
 
 __all__ = (
+    "AuditFinding",
+    "AuditReport",
     "Character",
     "CharacterQuerySet",
     "ConcurrentModification",
@@ -53,6 +56,8 @@ __all__ = (
     "ConversationEntry",
     "DEFAULT_URI",
     "DIFFICULTY_LEVELS",
+    "DuplicateValue",
+    "IndexFinding",
     "IndexReport",
     "InvalidFilter",
     "InvalidTransition",
@@ -61,6 +66,7 @@ __all__ = (
     "MAX_LIMIT",
     "MAX_PAGE",
     "MODELS",
+    "ModelAudit",
     "Page",
     "RefusedIndex",
     "RoleplayQuerySet",
@@ -86,6 +92,7 @@ __all__ = (
     "TimestampedQuerySet",
     "WriteOutcome",
     "WriteUnconfirmed",
+    "audit",
     "connect",
     "configure_limits",
     "connect_from_settings",

@@ -14,8 +14,9 @@ from mongoengine import ValidationError
 from mongoengine.errors import MongoEngineException
 from pymongo.errors import PyMongoError
 
+from ..audit import DEFAULT_BATCH_SIZE
 from ..db.connection import connect, redact_uri
-from ..db.indexes import ensure_indexes
+from ..db.indexes import ensure_indexes, format_keys
 from ..db.server import server_facts
 from ..errors import ConfigurationError, IndexRefusedWarning, ServerUnreachable
 from ..models import MODELS
@@ -58,20 +59,16 @@ def _ensure_indexes(args: argparse.Namespace) -> int:
     for name in report.created:
         print(f"ok       {name}")
     for refused in report.refused:
-        keys = ", ".join(f"{k}:{v}" for k, v in refused.keys)
-        print(f"refused  {refused.collection} ({keys}): {refused.reason}")
+        print(f"refused  {refused.collection} ({format_keys(refused.keys)}): {refused.reason}")
     return 0
-
-
-def _keys(index: Any) -> str:
-    return ", ".join(f"{k}:{v}" for k, v in index)
 
 
 def _declared_vs_existing(model: Any) -> tuple[list[str], list[str]]:
     """Missing and extra indexes as mongoengine's ``compare_indexes()`` finds them (it
     reads a text index stored as ``_fts``/``_ftsx`` as the fields it covers)."""
     found = model.compare_indexes()
-    return [_keys(index) for index in found["missing"]], [_keys(index) for index in found["extra"]]
+    return ([format_keys(index) for index in found["missing"]],
+            [format_keys(index) for index in found["extra"]])
 
 
 def _invalid_documents(model: Any) -> int:
@@ -100,14 +97,20 @@ def _check(args: argparse.Namespace) -> int:
             print(f"  missing index ({keys}){note}")
         if not facts.text_search:
             for index in model.list_indexes():
-                if ":text" in _keys(index) and _keys(index) not in missing:
-                    print(f"  text index ({_keys(index)}) is not used: this server runs no "
+                if ":text" in format_keys(index) and format_keys(index) not in missing:
+                    print(f"  text index ({format_keys(index)}) is not used: this server runs no "
                           "$text query, so search() matches words instead")
         for keys in extra:
             print(f"  extra index ({keys})")
         problems += invalid + len(missing) - len(unsupported)
     print("check: OK" if not problems else f"check: {problems} problem(s)")
     return 0 if not problems else 1
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from .audit import run_audit
+
+    return run_audit(args)
 
 
 def _stats(args: argparse.Namespace) -> int:
@@ -166,6 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="also add N synthetic finished sessions with analyses")
     command("ensure-indexes", _ensure_indexes, "create every declared index")
     command("check", _check, "check the server, the indexes and that documents validate")
+    audit = command("audit", _audit, "check every document, reference, unique value and index "
+                                      "against the models; writes nothing, exits 1 on a finding")
+    audit.add_argument("--json", action="store_true",
+                       help="print the report as JSON (its shape is in the guide)")
+    audit.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, metavar="N",
+                       help=f"documents read per round trip (default {DEFAULT_BATCH_SIZE})")
     command("stats", _stats, "print document counts and the analytics summary")
     command("shell", _shell, "open Python (IPython if installed) with the models, connected")
     return parser
@@ -182,6 +191,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "sessions", 0) < 0:
         print("roleplay-models: error: --sessions must be 0 or more", file=sys.stderr)
+        return 2
+    if getattr(args, "batch_size", 1) < 1:
+        print("roleplay-models: error: --batch-size must be 1 or more", file=sys.stderr)
         return 2
     try:
         return args.run(args)

@@ -16,6 +16,7 @@ from ..models.scenario import Scenario
 from ..models.session import ConversationEntry, RoleplaySession
 from ..models.tip import RoleplayTip
 from ..odm.fields import utc_now
+from .progress import show_progress
 
 __all__ = ("seed_catalog", "seed_sessions")
 
@@ -89,12 +90,7 @@ def seed_catalog() -> dict[str, int]:
 
 
 def _progress(done: int, total: int, out: TextIO) -> None:
-    width = 30
-    filled = width * done // total
-    out.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} sessions")
-    if done == total:
-        out.write("\n")
-    out.flush()
+    show_progress(done, total, out, "sessions")
 
 
 def seed_sessions(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import threading
 import warnings
 from collections.abc import Mapping
@@ -16,6 +17,8 @@ from pymongo import uri_parser
 from pymongo.errors import ConnectionFailure, InvalidURI, PyMongoError
 
 from ..errors import ConfigurationError, IndexRefusedWarning, ServerUnreachable
+from .indexes import RefusedIndex, format_keys
+from .server import server_facts
 
 __all__ = (
     "DEFAULT_URI",
@@ -208,10 +211,36 @@ def _ensure_indexes_once(uri: str) -> None:
         if key in _indexed:
             return
         _indexed.add(key)
-    for refused in report.refused:
-        keys = ", ".join(f"{k}:{v}" for k, v in refused.keys)
-        warnings.warn(f"the server refused the index {refused.collection} ({keys}): "
-                      f"{refused.reason}", IndexRefusedWarning, stacklevel=3)
+    if report.refused:
+        _warn_refused(uri, report.refused)
+
+
+def _server_of(uri: str) -> str:
+    """The scheme and hosts of ``uri``: which server it names, whatever its database."""
+    parts = urlsplit(uri)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2].lower()}"
+
+
+# server -> the registry in which Python's warning filters note what was already said there
+_said: dict[str, dict[Any, Any]] = {}
+
+
+def _warn_refused(uri: str, refused: list[RefusedIndex]) -> None:
+    """One IndexRefusedWarning per refused index, said once per process and server: each
+    server has its own registry for Python's default warning action (a filter of
+    ``"always"`` shows every one; ``"ignore"`` none)."""
+    client = mongoengine.get_connection(DEFAULT_CONNECTION_NAME)
+    registry = _said.setdefault(_server_of(uri), {})
+    for index in refused:
+        index_name = f"{index.collection} ({format_keys(index.keys)})"
+        if any(direction == "text" for _, direction in index.keys) and \
+                not server_facts(client).text_search:
+            text = (f"this server has no text search, so the index {index_name} is not used: "
+                    "search() matches words with a case-insensitive pattern instead")
+        else:
+            text = f"the server refused the index {index_name}: {index.reason}"
+        warnings.warn_explicit(text, IndexRefusedWarning, __file__, sys._getframe().f_lineno,
+                               module=__name__, registry=registry)
 
 
 def connect_from_settings(

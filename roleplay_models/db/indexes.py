@@ -9,7 +9,7 @@ from pymongo.errors import OperationFailure
 
 from .server import forget_server_facts, server_facts
 
-__all__ = ("IndexReport", "RefusedIndex", "declare_models", "ensure_indexes")
+__all__ = ("IndexReport", "RefusedIndex", "declare_models", "ensure_indexes", "format_keys")
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,12 @@ class IndexReport:
 
     created: list[str] = field(default_factory=list)
     refused: list[RefusedIndex] = field(default_factory=list)
+
+
+def format_keys(keys: Iterable[Any]) -> str:
+    """An index's keys as the command line and warnings show them: ``title:text, description:text``
+    (``keys`` as pymongo and mongoengine give them, pairs of field and direction)."""
+    return ", ".join(f"{field}:{direction}" for field, direction in keys)
 
 
 # The models whose indexes connect() and ensure_indexes() create: the models package
