@@ -10,7 +10,7 @@ import json
 from django.http import JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 import roleplay_models as rp
 from roleplay_models.django import get_or_404
@@ -53,17 +53,42 @@ def start_session(request):
     return ok(201, session=session.to_api_dict())
 
 
+def session_json(session):
+    return rp.RoleplaySession.objects(pk=session.pk).api_dicts()[0]
+
+
+@csrf_exempt
+@require_http_methods(["PATCH"])
+def update_session(request, session_id):
+    session, data = rp.RoleplaySession.objects.live(session_id), body(request)
+    turn, status = data.get("turn"), data.get("status")
+    if (turn is None) == (status is None):
+        raise rp.InvalidFilter("send a turn, or a status of paused or active")
+    if turn is not None:
+        if not isinstance(turn, dict):
+            raise rp.InvalidFilter("turn must be an object with role and text")
+        session.add_turn(turn.get("role"), turn.get("text"), turn.get("audio_duration"))
+    elif status == "paused":
+        session.pause()
+    elif status == "active":
+        session.resume()
+    else:
+        raise rp.InvalidFilter("status may be set to paused or active here; use /end")
+    return ok(session=session_json(session))
+
+
 @csrf_exempt
 @require_POST
 def end_session(request, session_id):
     session = rp.RoleplaySession.objects.live(session_id)
     session.end()
-    return ok(session=rp.RoleplaySession.objects(pk=session.pk).api_dicts()[0])
+    return ok(session=session_json(session))
 
 
 urlpatterns = [
     path("api/roleplay/scenarios", scenarios),
     path("api/roleplay/scenarios/<str:scenario_id>", scenario),
     path("api/roleplay/sessions", start_session),
+    path("api/roleplay/sessions/<str:session_id>", update_session),
     path("api/roleplay/sessions/<str:session_id>/end", end_session),
 ]

@@ -138,7 +138,7 @@ def test_an_invalid_value_is_a_400_naming_the_field(app):
     assert stored_sessions() == []
 
 
-def test_ending_a_session_twice_is_a_409_and_changes_nothing(app):
+def test_a_change_an_ended_session_does_not_allow_is_a_409_and_changes_nothing(app):
     scenario = builders.scenario().save()
     status, created = app.call("POST", "/sessions", {"scenario_id": str(scenario.pk),
                                                      "user_id": "rep"})
@@ -146,9 +146,20 @@ def test_ending_a_session_twice_is_a_409_and_changes_nothing(app):
     session_id = created["session"]["session_id"]
     assert app.call("POST", f"/sessions/{session_id}/end")[0] == 200
     ended = rp.RoleplaySession._get_collection().find_one({"session_id": session_id})
-    error = refused(*app.call("POST", f"/sessions/{session_id}/end"), 409)
-    assert "ended" in error
+    error = refused(*app.call("PATCH", f"/sessions/{session_id}", {"status": "active"}), 409)
+    assert "ended" in error and "active" in error
+    turn = {"turn": {"role": "user", "text": "one more"}}
+    assert "ended" in refused(*app.call("PATCH", f"/sessions/{session_id}", turn), 409)
+    assert app.call("POST", f"/sessions/{session_id}/end")[0] == 200  # ended already: done
     assert rp.RoleplaySession._get_collection().find_one({"session_id": session_id}) == ended
+
+
+def test_a_bad_turn_is_a_400_naming_the_field(app):
+    session = rp.RoleplaySession.start(builders.scenario().save(), "rep")
+    payload = {"turn": {"role": "robot", "text": "x"}}
+    error = refused(*app.call("PATCH", f"/sessions/{session.session_id}", payload), 400)
+    assert error.startswith("role: ")
+    assert stored_sessions() == [("active", 0)]
 
 
 def closed_port() -> int:
