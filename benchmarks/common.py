@@ -20,9 +20,12 @@ __all__ = ("CommandLog", "real_server", "server_choice")
 SERVERS = {"ferretdb": FerretDB, "mongo-java-server": MongoJavaServer}
 
 
-def server_choice(description: str) -> argparse.Namespace:
-    """The command line every benchmark takes: ``--uri`` or ``--server``."""
-    parser = argparse.ArgumentParser(description=description)
+def server_choice(
+    description: str, parser: argparse.ArgumentParser | None = None
+) -> argparse.Namespace:
+    """The command line every benchmark takes: ``--uri`` or ``--server``, added to ``parser``
+    when a benchmark has flags of its own."""
+    parser = parser or argparse.ArgumentParser(description=description)
     parser.add_argument("--uri", default=os.environ.get("MONGODB_URI"),
                         help="a running server to use (default: $MONGODB_URI)")
     parser.add_argument("--server", choices=sorted(SERVERS),
