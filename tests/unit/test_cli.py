@@ -36,3 +36,9 @@ def test_an_unreachable_server_is_one_line_and_a_non_zero_exit():
 def test_bad_flags_exit_non_zero_without_a_traceback():
     done = run("demo", "--no-such-flag")
     assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+def test_a_bad_audit_batch_size_is_one_line_and_exit_2():
+    done = run("audit", "--uri", "mongomock://localhost/audited", "--batch-size", "0")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "--batch-size must be 1 or more" in done.stderr and "Traceback" not in done.stderr
