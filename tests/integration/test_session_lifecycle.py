@@ -12,10 +12,10 @@ from roleplay_models import (
     ConversationEntry,
     InvalidTransition,
     RoleplaySession,
-    WriteOutcome,
     SessionAnalytics,
     SessionNotActive,
     SessionNotFinished,
+    WriteOutcome,
 )
 
 import builders
