@@ -7,23 +7,21 @@ import hashlib
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from bson import ObjectId
 from mongoengine import DENY, ValidationError
 from mongoengine.base import get_document
 from mongoengine.errors import NotUniqueError
-from mongoengine.fields import (
-    EmbeddedDocumentField,
-    ObjectIdField,
-    ReferenceField,
-)
 
 from ..errors import ConcurrentModification, InvalidTransition, SessionNotActive
 from ..odm.document import RoleplayDocument, RoleplayEmbeddedDocument
 from ..odm.fast_paths import EmbeddedListField
 from ..odm.fields import (
+    EmbeddedDocumentField,
     NumberField,
+    ObjectIdField,
+    ReferenceField,
     StrictBooleanField,
     TextField,
     UTCDateTimeField,
@@ -38,6 +36,11 @@ from ..odm.timestamps import UPDATED
 from ..odm.writes import Conditional, WriteOutcome, retried_once, set_or_unset, update_if
 from .character import Character
 from .scenario import Scenario
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from .analytics import SessionAnalytics
 
 __all__ = (
     "ConversationEntry",
@@ -87,32 +90,39 @@ def as_turn_id(value: Any) -> ObjectId:
 class ConversationEntry(RoleplayEmbeddedDocument):
     """One turn of the conversation; like mongoose, each carries its own ``_id``."""
 
-    id = ObjectIdField(db_field="_id", default=ObjectId)
-    role = TextField(required=True, choices=SPEAKER_ROLES)
+    id = ObjectIdField(db_field="_id", default=ObjectId,
+                       help_text="id of the turn; a turn is stored once per id")
+    role = TextField(required=True, choices=SPEAKER_ROLES,
+                     help_text="user (the rep) or assistant (the AI prospect)")
     text = TextField(required=True, max_bytes=lambda: current_limits().turn_text_bytes)
-    timestamp = UTCDateTimeField(default=utc_now)
-    audio_duration = NumberField(min_value=0, default=None)
+    timestamp = UTCDateTimeField(default=utc_now, help_text="UTC; when the turn was stored")
+    audio_duration = NumberField(min_value=0, default=None,
+                                 help_text="seconds of audio, fractional; None for a typed turn")
 
 
 class SessionMetadata(RoleplayEmbeddedDocument):
     """Where the session was held from; every field optional."""
 
-    ip_address = TextField()
-    user_agent = TextField()
-    session_quality = TextField()
+    ip_address = TextField(help_text="IP address of the rep, as the frontend saw it")
+    user_agent = TextField(help_text="User-Agent header of the browser of the rep")
+    session_quality = TextField(help_text="how the frontend rated the connection")
 
 
-class RoleplaySessionQuerySet(PerSessionQuerySet):
+class RoleplaySessionQuerySet(PerSessionQuerySet["RoleplaySession"]):
     """Queries the session routes make (``for_user`` and ``by_session_id`` among them)."""
 
-    def with_status(self, *statuses: Any) -> RoleplaySessionQuerySet:
-        """Sessions in any of ``statuses``."""
+    def with_status(self, *statuses: str) -> Self:
+        """The matches whose status is any of ``statuses`` (each one of SESSION_STATUSES,
+        else an InvalidFilter); the order is left as it is."""
         checked = [as_choice("status", status, SESSION_STATUSES) for status in statuses]
         return self.filter(status__in=checked)
 
-    by_session_id = PerSessionQuerySet.for_session
+    def by_session_id(self, session_id: str) -> Self:
+        """The session whose ``session_id`` is ``session_id``, exactly as stored (at most one:
+        the id is unique); :meth:`for_session` under the name the session routes use."""
+        return self.for_session(session_id)
 
-    def live(self, session_id: Any) -> RoleplaySession:
+    def live(self, session_id: str) -> RoleplaySession:
         """The session ``session_id`` for adding turns and changing its status, loaded
         without its history (a turn does not need it, and decoding it grows with its
         length); DoesNotExist when there is none. Its ``conversation_history`` is not
@@ -133,25 +143,41 @@ class RoleplaySession(RoleplayDocument):
     Scenario or Character that a session refers to is refused.
     """
 
-    session_id = TextField(required=True, unique=True)
+    session_id = TextField(required=True, unique=True,
+                           help_text="the id the frontend uses; start() makes "
+                                     "session_<32 hex digits> unless given one")
     scenario = ReferenceField(
         Scenario, required=True, db_field="scenario_id", reverse_delete_rule=DENY
     )
     character = ReferenceField(
-        Character, default=None, null=True, db_field="character_id", reverse_delete_rule=DENY
+        Character, default=None, null=True, db_field="character_id", reverse_delete_rule=DENY,
+        help_text="the AI prospect played, or None",
     )
-    user_id = TextField(required=True)
-    status = TextField(choices=SESSION_STATUSES, default="active")
-    start_time = UTCDateTimeField(default=utc_now)
-    end_time = UTCDateTimeField(default=None, null=True)
-    total_duration = NumberField(min_value=0, default=0)
-    conversation_history = EmbeddedListField(ConversationEntry)
-    voice_enabled = StrictBooleanField(default=False)
-    metadata = EmbeddedDocumentField(SessionMetadata, default=SessionMetadata)
+    user_id = TextField(required=True, help_text="the id of the rep, matched exactly as stored")
+    status = TextField(choices=SESSION_STATUSES, default="active",
+                       help_text="completed and ended are final")
+    start_time = UTCDateTimeField(default=utc_now, help_text="UTC; when the session started")
+    end_time = UTCDateTimeField(default=None, null=True,
+                                help_text="UTC; when it was completed or ended, else None")
+    total_duration = NumberField(
+        min_value=0, default=0,
+        help_text="whole seconds the session was active (paused time left out; 2.75 s is "
+                  "stored as 2); 0 until it is completed or ended")
+    conversation_history = EmbeddedListField(
+        ConversationEntry, help_text="the turns, oldest first")
+    voice_enabled = StrictBooleanField(default=False,
+                                       help_text="whether the rep speaks rather than types")
+    metadata = EmbeddedDocumentField(
+        SessionMetadata, default=SessionMetadata,
+        help_text="where the rep connected from; in API JSON only with private=True")
     # Bookkeeping for pause-aware durations, kept beside the mongoose fields.
-    paused_at = UTCDateTimeField(default=None)
-    paused_seconds = NumberField(min_value=0, default=None)
-    last_turn_at = UTCDateTimeField(default=None)
+    paused_at = UTCDateTimeField(default=None,
+                                 help_text="UTC; when the open pause began, else None")
+    paused_seconds = NumberField(
+        min_value=0, default=None,
+        help_text="seconds, fractional, spent in pauses already closed; None before the first")
+    last_turn_at = UTCDateTimeField(default=None,
+                                    help_text="UTC; when the latest turn was stored, else None")
 
     meta = {
         "collection": "roleplaysessions",
@@ -175,7 +201,7 @@ class RoleplaySession(RoleplayDocument):
     last_outcome: WriteOutcome | None = None
     objects: ClassVar[RoleplaySessionQuerySet]
 
-    def reload(self, *fields: Any, **kwargs: Any) -> Any:
+    def reload(self, *fields: str, **kwargs: Any) -> Self:
         reloaded = super().reload(*fields, **kwargs)
         if not fields:
             self._history_loaded = True
@@ -336,11 +362,12 @@ class RoleplaySession(RoleplayDocument):
         return self._transition("completed")
 
     @property
-    def analytics(self) -> RoleplayDocument | None:
+    def analytics(self) -> SessionAnalytics | None:
         """The analysis recorded for this session, or None."""
         # Looked up by name: analytics.py imports this module, not the other way round.
         analyses = get_document("SessionAnalytics")
-        return cast(RoleplayDocument | None, analyses.objects(session_id=self.session_id).first())
+        return cast("SessionAnalytics | None",
+                    analyses.objects(session_id=self.session_id).first())
 
     def paused_seconds_at(self, at: datetime) -> float:
         """Seconds the session has been paused by ``at``, counting a pause still open."""

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import contextvars
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from bson import ObjectId
+from bson import SON, ObjectId
 from mongoengine import Document, EmbeddedDocument, ValidationError
 from mongoengine.fields import EmbeddedDocumentField
 
@@ -19,6 +19,9 @@ from .queryset import RoleplayQuerySet
 from .references import ChecksReferences, malformed_references
 from .timestamps import TimestampedMixin, is_new
 from .uniqueness import duplicate_error
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ("RoleplayDocument", "RoleplayEmbeddedDocument")
 
@@ -137,7 +140,7 @@ class RoleplayEmbeddedDocument(BuiltThroughFastPaths, KeepsUnknownFields, Embedd
             super().validate(clean=clean)
 
     @takes_fast_paths
-    def to_mongo(self, use_db_field: bool = True, fields: Any = None) -> Any:
+    def to_mongo(self, use_db_field: bool = True, fields: Any = None) -> SON[str, Any]:
         layout = layout_of(type(self))
         if layout is None or not layout.plain or not use_db_field or fields:
             return super().to_mongo(use_db_field=use_db_field, fields=fields)
@@ -174,11 +177,26 @@ class RoleplayDocument(
     # fields left out of the API JSON unless asked for with private=True
     api_private: ClassVar[tuple[str, ...]] = ()
 
-    objects: ClassVar[RoleplayQuerySet]
+    objects: ClassVar[RoleplayQuerySet[Any]]  # each model declares its own QuerySet class
     DoesNotExist: ClassVar[type[Exception]]
     MultipleObjectsReturned: ClassVar[type[Exception]]
 
-    def save(self, *args: Any, **kwargs: Any) -> Any:
+    if TYPE_CHECKING:
+        # mongoengine's, declared with their types
+        id: ObjectId | None
+
+        @property
+        def pk(self) -> ObjectId | None: ...
+        @pk.setter
+        def pk(self, value: ObjectId | None) -> None: ...
+        def delete(self, signal_kwargs: dict[str, Any] | None = None, **write_concern: Any
+                   ) -> None: ...
+        def update(self, **kwargs: Any) -> int: ...
+        def clean(self) -> None: ...
+        def to_mongo(self, use_db_field: bool = True, fields: Any = None) -> SON[str, Any]: ...
+        def to_json(self, *args: Any, **kwargs: Any) -> str: ...
+
+    def save(self, *args: Any, **kwargs: Any) -> Self:
         """mongoengine's ``save()``; a document loaded from the database is validated only
         in the fields the program changed (see :meth:`validate`)."""
         token = _saving.set(self)
@@ -227,13 +245,19 @@ class RoleplayDocument(
         with loading_from_database():  # stored values are kept as they are, untrimmed
             return super()._from_son(*args, **kwargs)
 
-    def reload(self, *fields: Any, **kwargs: Any) -> Any:
+    def reload(self, *fields: str, **kwargs: Any) -> Self:
+        """mongoengine's ``reload()``: this document (or only ``fields`` of it) read again, as
+        stored; DoesNotExist when it is gone."""
         with loading_from_database():
-            return super().reload(*fields, **kwargs)
+            reloaded: Self = super().reload(*fields, **kwargs)
+            return reloaded
 
-    def modify(self, query: Any = None, **update: Any) -> Any:
+    def modify(self, query: dict[str, Any] | None = None, **update: Any) -> bool:
+        """mongoengine's ``modify()``: one atomic update of this document, only if it also
+        matches ``query``; True when it did, and then the object holds what is stored."""
         with loading_from_database():
-            return super().modify(query, **update)
+            modified: bool = super().modify(query, **update)
+            return modified
 
     def _forget_changes(self) -> None:
         """Mark this document and the embedded documents in it as holding what is stored,

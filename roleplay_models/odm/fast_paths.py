@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from bson import SON, DBRef
 from mongoengine import EmbeddedDocument, ValidationError, signals
@@ -36,7 +36,12 @@ from mongoengine.fields import (
 )
 
 from . import _mongoengine as me
-from .fields import TextField, UTCDateTimeField
+from .fields import TextField, TypedField, UTCDateTimeField
+
+if TYPE_CHECKING:
+    from typing_extensions import Self, Unpack
+
+    from .fields import ListOptions
 
 __all__ = ("ClassLayout", "EmbeddedListField", "add_unknown_keys", "build", "decode", "encode",
            "layout_of", "takes_fast_paths", "validate")
@@ -53,6 +58,7 @@ HOLDS_PARENT = (EmbeddedDocument, list, tuple)
 # values in which mongoengine's dereferencing looks for references
 MIGHT_REFERENCE = (DBRef, dict, list, tuple)
 OPTIONS = me.INIT_OPTIONS
+E = TypeVar("E")  # the embedded document class of an EmbeddedListField
 
 
 @dataclass(frozen=True)
@@ -257,12 +263,13 @@ def add_unknown_keys(son: MutableMapping[str, Any], data: Mapping[str, Any],
             son[key] = value
 
 
-class EmbeddedListField(ListField):
+class EmbeddedListField(TypedField[list[E]], ListField):
     """``ListField(EmbeddedDocumentField(document_type))`` whose items, when they are all of
     a plain ``document_type``, are encoded, loaded and validated straight through the
-    functions above rather than one generic call chain per item."""
+    functions above rather than one generic call chain per item. It reads as
+    ``list[document_type]``."""
 
-    def __init__(self, document_type: type, **kwargs: Any) -> None:
+    def __init__(self, document_type: type[E], **kwargs: Unpack[ListOptions]) -> None:
         super().__init__(EmbeddedDocumentField(document_type), **kwargs)
 
     def _plain_items(self, value: Any) -> ClassLayout | None:
@@ -273,6 +280,10 @@ class EmbeddedListField(ListField):
             return None
         return layout if all(type(item) is kind for item in value) else None
 
+    @overload
+    def __get__(self, instance: None, owner: Any) -> Self: ...
+    @overload
+    def __get__(self, instance: object, owner: Any) -> list[E]: ...
     def __get__(self, instance: Any, owner: Any) -> Any:
         # mongoengine looks through a list for references to load the first time it is
         # read; a list of plain documents holding no reference-like values has none

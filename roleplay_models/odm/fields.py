@@ -6,25 +6,39 @@ import contextlib
 import contextvars
 import datetime
 import math
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
+from bson import ObjectId
+from mongoengine import DO_NOTHING
+from mongoengine import fields as me_fields
 from mongoengine.base import BaseField, BaseList
-from mongoengine.fields import BooleanField, DateTimeField, ListField, StringField
+from mongoengine.fields import BooleanField, DateTimeField, StringField
 
 from ._mongoengine import UPDATE_OPERATOR_NAMES, ChoicesCheckedByValidate
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
 __all__ = (
+    "EmbeddedDocumentField",
     "JS_WHITESPACE",
+    "ListField",
     "NumberField",
+    "ObjectIdField",
+    "ReferenceField",
     "StrictBooleanField",
     "TextField",
     "TrimmedTextListField",
+    "TypedField",
     "UTCDateTimeField",
     "js_trim",
     "loading_from_database",
     "utc_now",
 )
+
+T = TypeVar("T")  # what reading the field on a document gives
+D = TypeVar("D")  # a Document or EmbeddedDocument class a field holds
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -64,7 +78,48 @@ def utc_now() -> datetime.datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
-class TextField(ChoicesCheckedByValidate, StringField):
+if TYPE_CHECKING:
+    from typing_extensions import TypedDict, Unpack
+
+    class FieldOptions(TypedDict, total=False):
+        """The keywords every field takes besides ``required``, ``default`` and ``null``."""
+
+        db_field: str
+        unique: bool
+        unique_with: str | Sequence[str]
+        primary_key: bool
+        validation: Callable[[Any], None]
+        sparse: bool
+        help_text: str  # what the value means, and its unit: kept as an attribute of the field
+        verbose_name: str
+
+    class ListOptions(FieldOptions, total=False):
+        """The keywords of a list field: ``required`` means not empty."""
+
+        required: bool
+        max_length: int
+
+
+class TypedField(Generic[T]):
+    """What a field reads as, for type checkers: ``Model.field`` is the field itself,
+    ``document.field`` a ``T``, and only a ``T`` may be assigned to it.
+
+    A field declared ``required=True`` or with a default reads as ``T``; one without is
+    ``T | None``. This class adds nothing at run time (mongoengine's descriptors do the
+    work); it comes first among a field's bases, where type checkers look before
+    mongoengine's untyped ones.
+    """
+
+    if TYPE_CHECKING:
+        @overload
+        def __get__(self, instance: None, owner: Any) -> Self: ...
+        @overload
+        def __get__(self, instance: object, owner: Any) -> T: ...
+        def __get__(self, instance: object | None, owner: Any) -> Self | T: ...
+        def __set__(self, instance: object, value: T) -> None: ...
+
+
+class TextField(TypedField[T], ChoicesCheckedByValidate, StringField):
     """A string field with mongoose's ``trim`` and a stricter ``required``.
 
     ``trim=True`` applies JavaScript's ``trim()`` to what the program sets (in
@@ -76,6 +131,30 @@ class TextField(ChoicesCheckedByValidate, StringField):
     atomic updates (``set__status=...``).
     """
 
+    @overload
+    def __init__(
+        self: TextField[str], *, required: Literal[True],
+        default: str | Callable[[], str] | None = None, null: bool = False,
+        trim: bool = False, max_bytes: Callable[[], int] | None = None,
+        choices: Sequence[str] | None = None, max_length: int | None = None,
+        min_length: int | None = None, regex: str | None = None, **options: Unpack[FieldOptions],
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: TextField[str], *, required: bool = False,
+        default: str | Callable[[], str], null: Literal[False] = False,
+        trim: bool = False, max_bytes: Callable[[], int] | None = None,
+        choices: Sequence[str] | None = None, max_length: int | None = None,
+        min_length: int | None = None, regex: str | None = None, **options: Unpack[FieldOptions],
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: TextField[str | None], *, required: bool = False,
+        default: str | Callable[[], str] | None = None, null: bool = False,
+        trim: bool = False, max_bytes: Callable[[], int] | None = None,
+        choices: Sequence[str] | None = None, max_length: int | None = None,
+        min_length: int | None = None, regex: str | None = None, **options: Unpack[FieldOptions],
+    ) -> None: ...
     def __init__(
         self, trim: bool = False, max_bytes: Callable[[], int] | None = None, **kwargs: Any
     ) -> None:
@@ -83,7 +162,7 @@ class TextField(ChoicesCheckedByValidate, StringField):
         self.max_bytes = max_bytes  # read when validating, so that it can be configured
         super().__init__(**kwargs)
 
-    def __set__(self, instance: Any, value: Any) -> None:
+    def __set__(self, instance: object, value: T) -> None:
         super().__set__(instance, self.assigned(value))
 
     def assigned(self, value: Any) -> Any:
@@ -122,14 +201,35 @@ class TextField(ChoicesCheckedByValidate, StringField):
             self.error("Value must be one of %s" % (tuple(self.choices),))
 
 
-class NumberField(BaseField):
+class NumberField(TypedField[T], BaseField):
     """A mongoose ``Number``: an int or a float, finite, optionally bounded.
 
     Integers stay integers in storage and floats stay floats, as mongoose
     writes them; booleans, NaN, infinities and integers beyond 64 bits are
-    refused.
+    refused. It reads as ``float``, which admits the ints it keeps.
     """
 
+    @overload
+    def __init__(
+        self: NumberField[float], *, required: Literal[True],
+        default: float | Callable[[], float] | None = None, null: bool = False,
+        min_value: float | None = None, max_value: float | None = None,
+        choices: Sequence[float] | None = None, **options: Unpack[FieldOptions],
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: NumberField[float], *, required: bool = False,
+        default: float | Callable[[], float], null: Literal[False] = False,
+        min_value: float | None = None, max_value: float | None = None,
+        choices: Sequence[float] | None = None, **options: Unpack[FieldOptions],
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: NumberField[float | None], *, required: bool = False,
+        default: float | Callable[[], float] | None = None, null: bool = False,
+        min_value: float | None = None, max_value: float | None = None,
+        choices: Sequence[float] | None = None, **options: Unpack[FieldOptions],
+    ) -> None: ...
     def __init__(
         self,
         min_value: float | None = None,
@@ -159,14 +259,35 @@ class NumberField(BaseField):
             self.error("Number must be at most %s" % self.max_value)
 
 
-class UTCDateTimeField(DateTimeField):
+class UTCDateTimeField(TypedField[T], DateTimeField):
     """A datetime that is always timezone-aware UTC in Python.
 
     A naive value is taken to be UTC (as pymongo stores it); an aware one
     is converted. Strings and other types are refused rather than parsed.
     """
 
-    def __set__(self, instance: Any, value: Any) -> None:
+    if TYPE_CHECKING:
+        @overload
+        def __init__(
+            self: UTCDateTimeField[datetime.datetime], *, required: Literal[True],
+            default: datetime.datetime | Callable[[], datetime.datetime] | None = None,
+            null: bool = False, **options: Unpack[FieldOptions],
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: UTCDateTimeField[datetime.datetime], *, required: bool = False,
+            default: datetime.datetime | Callable[[], datetime.datetime],
+            null: Literal[False] = False, **options: Unpack[FieldOptions],
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: UTCDateTimeField[datetime.datetime | None], *, required: bool = False,
+            default: datetime.datetime | Callable[[], datetime.datetime] | None = None,
+            null: bool = False, **options: Unpack[FieldOptions],
+        ) -> None: ...
+        def __init__(self, **kwargs: Any) -> None: ...
+
+    def __set__(self, instance: object, value: T) -> None:
         super().__set__(instance, self.assigned(value))
 
     def assigned(self, value: Any) -> Any:
@@ -197,13 +318,34 @@ class UTCDateTimeField(DateTimeField):
             self.error("Date is outside the range a UTC datetime can hold")
 
 
-class StrictBooleanField(BooleanField):
+class StrictBooleanField(TypedField[T], BooleanField):
     """A mongoose ``Boolean`` that holds only ``True`` or ``False``.
 
     mongoengine's BooleanField calls ``bool()`` on what it is given, so
     ``"false"`` becomes True; here any value that is not a bool is refused
     by ``validate()`` (and so by save) and in atomic updates and filters.
     """
+
+    if TYPE_CHECKING:
+        @overload
+        def __init__(
+            self: StrictBooleanField[bool], *, required: Literal[True],
+            default: bool | Callable[[], bool] | None = None, null: bool = False,
+            **options: Unpack[FieldOptions],
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: StrictBooleanField[bool], *, required: bool = False,
+            default: bool | Callable[[], bool], null: Literal[False] = False,
+            **options: Unpack[FieldOptions],
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: StrictBooleanField[bool | None], *, required: bool = False,
+            default: bool | Callable[[], bool] | None = None, null: bool = False,
+            **options: Unpack[FieldOptions],
+        ) -> None: ...
+        def __init__(self, **kwargs: Any) -> None: ...
 
     def to_python(self, value: Any) -> Any:
         return value
@@ -238,21 +380,126 @@ class TrimmedList(BaseList):
         return super().__iadd__([js_trim(v) for v in other])
 
 
-class TrimmedTextListField(ListField):
+class TrimmedTextListField(TypedField[list[str]], me_fields.ListField):
     """A list of strings, each trimmed like ``TextField(trim=True)`` when the program adds it
     (assignment, constructor, append, extend, insert, item assignment); stored strings are
     left as they are."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(TextField(trim=True), **kwargs)
+    def __init__(self, **options: Unpack[ListOptions]) -> None:
+        super().__init__(TextField(trim=True), **options)
 
-    def __set__(self, instance: Any, value: Any) -> None:
+    def __set__(self, instance: object, value: list[str]) -> None:
         if isinstance(value, (list, tuple)) and not _loading.get():
             value = [js_trim(v) for v in value]
         super().__set__(instance, value)
 
+    @overload
+    def __get__(self, instance: None, owner: Any) -> Self: ...
+    @overload
+    def __get__(self, instance: object, owner: Any) -> list[str]: ...
     def __get__(self, instance: Any, owner: Any) -> Any:
         value = super().__get__(instance, owner)
         if isinstance(value, BaseList) and not isinstance(value, TrimmedList):
             value = instance._data[self.name] = TrimmedList(list(value), instance, self.name)
         return value
+
+
+class ObjectIdField(TypedField[T], me_fields.ObjectIdField):
+    """mongoengine's ObjectIdField, typed: it reads as ``ObjectId`` (``| None`` unless it is
+    required or has a default)."""
+
+    if TYPE_CHECKING:
+        @overload
+        def __init__(
+            self: ObjectIdField[ObjectId], *, required: Literal[True],
+            default: ObjectId | Callable[[], ObjectId] | None = None, null: bool = False,
+            **options: Unpack[FieldOptions],
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: ObjectIdField[ObjectId], *, required: bool = False,
+            default: ObjectId | Callable[[], ObjectId], null: Literal[False] = False,
+            **options: Unpack[FieldOptions],
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: ObjectIdField[ObjectId | None], *, required: bool = False,
+            default: ObjectId | Callable[[], ObjectId] | None = None, null: bool = False,
+            **options: Unpack[FieldOptions],
+        ) -> None: ...
+        def __init__(self, **kwargs: Any) -> None: ...
+
+
+class ReferenceField(TypedField[T], me_fields.ReferenceField):
+    """mongoengine's ReferenceField, typed: it reads as the referenced model (``| None``
+    unless it is required or has a default), loaded when first read.
+
+    Assign a saved or loaded Document. An id given instead (allowed in the constructor, and
+    looked up when saving) is read back as that id until the document is loaded again.
+    """
+
+    if TYPE_CHECKING:
+        @overload
+        def __init__(
+            self: ReferenceField[D], document_type: type[D], *, required: Literal[True],
+            default: D | Callable[[], D] | None = None, null: bool = False,
+            dbref: bool = False, reverse_delete_rule: int = DO_NOTHING,
+            **options: Unpack[FieldOptions],
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: ReferenceField[D], document_type: type[D], *, required: bool = False,
+            default: D | Callable[[], D], null: Literal[False] = False,
+            dbref: bool = False, reverse_delete_rule: int = DO_NOTHING,
+            **options: Unpack[FieldOptions],
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: ReferenceField[D | None], document_type: type[D], *, required: bool = False,
+            default: D | Callable[[], D] | None = None, null: bool = False,
+            dbref: bool = False, reverse_delete_rule: int = DO_NOTHING,
+            **options: Unpack[FieldOptions],
+        ) -> None: ...
+        def __init__(self, document_type: Any, **kwargs: Any) -> None: ...
+
+
+class EmbeddedDocumentField(TypedField[T], me_fields.EmbeddedDocumentField):
+    """mongoengine's EmbeddedDocumentField, typed: it reads as the embedded document's class
+    (``| None`` unless it is required or has a default)."""
+
+    if TYPE_CHECKING:
+        @overload
+        def __init__(
+            self: EmbeddedDocumentField[D], document_type: type[D], *, required: Literal[True],
+            default: D | Callable[[], D] | None = None, null: bool = False,
+            **options: Unpack[FieldOptions],
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: EmbeddedDocumentField[D], document_type: type[D], *, required: bool = False,
+            default: D | Callable[[], D], null: Literal[False] = False,
+            **options: Unpack[FieldOptions],
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: EmbeddedDocumentField[D | None], document_type: type[D], *,
+            required: bool = False, default: D | Callable[[], D] | None = None,
+            null: bool = False, **options: Unpack[FieldOptions],
+        ) -> None: ...
+        def __init__(self, document_type: Any, **kwargs: Any) -> None: ...
+
+
+class ListField(TypedField[T], me_fields.ListField):
+    """mongoengine's ListField, typed: a list of what its item field reads as (an item field
+    that may read as None gives a list of the values without None)."""
+
+    if TYPE_CHECKING:
+        @overload
+        def __init__(
+            self: ListField[list[D]], field: TypedField[D | None], **options: Unpack[ListOptions]
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: ListField[list[D]], field: TypedField[D], **options: Unpack[ListOptions]
+        ) -> None: ...
+        def __init__(self, field: Any, **kwargs: Any) -> None: ...

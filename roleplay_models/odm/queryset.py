@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from bson import ObjectId
 from bson.codec_options import CodecOptions
@@ -18,10 +19,16 @@ from .references import check_references_exist, load_references, reference_id, r
 from .timestamps import TimestampedQuerySet
 from .uniqueness import duplicate_error
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
 __all__ = ("ActiveQuerySet", "PerSessionQuerySet", "RoleplayQuerySet", "populate")
 
+D = TypeVar("D")  # the Document class a QuerySet yields
+Docs = TypeVar("Docs", bound=list[Any])
 
-def populate(documents: list[Any]) -> list[Any]:
+
+def populate(documents: Docs) -> Docs:
     """Replace the references the model populates with partial Documents, batched.
 
     One query per reference attribute (``Model.api_references``), whatever
@@ -46,9 +53,26 @@ def populate(documents: list[Any]) -> list[Any]:
     return documents
 
 
-class RoleplayQuerySet(TimestampedQuerySet):
-    """Helpers shared by the five models' QuerySets."""
+class RoleplayQuerySet(TimestampedQuerySet[D]):
+    """Helpers shared by the five models' QuerySets, each one returning the same QuerySet
+    class (``RoleplaySession.objects.newest_first()`` is a RoleplaySessionQuerySet)."""
 
+    @overload
+    def insert(self, doc_or_docs: D, load_bulk: Literal[True] = True,
+               write_concern: dict[str, Any] | None = None,
+               signal_kwargs: dict[str, Any] | None = None) -> D: ...
+    @overload
+    def insert(self, doc_or_docs: Iterable[D], load_bulk: Literal[True] = True,
+               write_concern: dict[str, Any] | None = None,
+               signal_kwargs: dict[str, Any] | None = None) -> list[D]: ...
+    @overload
+    def insert(self, doc_or_docs: D, load_bulk: Literal[False],
+               write_concern: dict[str, Any] | None = None,
+               signal_kwargs: dict[str, Any] | None = None) -> ObjectId: ...
+    @overload
+    def insert(self, doc_or_docs: Iterable[D], load_bulk: Literal[False],
+               write_concern: dict[str, Any] | None = None,
+               signal_kwargs: dict[str, Any] | None = None) -> list[ObjectId]: ...
     def insert(
         self, doc_or_docs: Any, load_bulk: bool = True, write_concern: Any = None,
         signal_kwargs: Any = None,
@@ -109,21 +133,26 @@ class RoleplayQuerySet(TimestampedQuerySet):
             else:
                 collection.insert_many(sent)
 
-    def newest_first(self) -> RoleplayQuerySet:
+    def newest_first(self) -> Self:
+        """The same matches, newest first by creation time (``created_at``, then ``_id``
+        for documents created in the same millisecond). A rep's latest session by start
+        time is ``order_by("-start_time")``."""
         return self.order_by("-created_at", "-id")
 
-    def _one_batch(self) -> RoleplayQuerySet:
+    def _one_batch(self) -> Self:
         # A batch one larger than the limit lets the server close the cursor in its first
         # reply, so no getMore or killCursors follows.
         limit = me.query_limit(self)
         return self.batch_size(limit + 1) if limit else self
 
-    def populated(self) -> list[Any]:
-        """The matching Documents with their references populated (see :func:`populate`)."""
+    def populated(self) -> list[D]:
+        """The matching Documents, in the QuerySet's order, with their references populated
+        (see :func:`populate`)."""
         return populate(list(self._one_batch()))
 
     def api_dicts(self, populate: bool = True, private: bool = False) -> list[dict[str, Any]]:
-        """The fast path: API JSON straight from pymongo documents, no Documents built.
+        """The matches as API JSON dicts, in the QuerySet's order, straight from pymongo
+        documents (no Documents built), references populated unless ``populate=False``.
         ``private`` adds the fields kept out unless asked (a session's ``metadata``)."""
         cls = self._document
         raws = list(self._one_batch().as_pymongo())
@@ -131,36 +160,45 @@ class RoleplayQuerySet(TimestampedQuerySet):
         shape = api_shape(cls)
         return [shape.dump(raw, found, private=private) for raw in raws]
 
-    def _page(self, page: Any, limit: Any) -> tuple[RoleplayQuerySet, int, int, int]:
+    def _page(self, page: int | str, limit: int | str) -> tuple[Self, int, int, int]:
         page, limit = page_bounds(page, limit)
         total = self.count()
         return self.skip((page - 1) * limit).limit(limit), total, page, limit
 
-    def paginate(self, page: Any = 1, limit: Any = 20) -> Page[Any]:
-        """A page of populated Documents (one count, one find, one query per reference)."""
+    def paginate(self, page: int | str = 1, limit: int | str = 20) -> Page[D]:
+        """Page ``page`` (from 1 to MAX_PAGE) of ``limit`` (1 to MAX_LIMIT) populated
+        Documents, in the QuerySet's order (one count, one find, one query per reference).
+        An int or a string of ASCII digits is taken; anything else is an InvalidFilter."""
         rows, total, page, limit = self._page(page, limit)
         return Page(rows.populated(), total, page, limit)
 
-    def api_page(self, page: Any = 1, limit: Any = 20, private: bool = False
+    def api_page(self, page: int | str = 1, limit: int | str = 20, private: bool = False
                  ) -> Page[dict[str, Any]]:
-        """A page of API JSON dicts through the fast path."""
+        """Page ``page`` of ``limit`` API JSON dicts, in the QuerySet's order, through the fast
+        path of :meth:`api_dicts`; page and limit are checked as by :meth:`paginate`."""
         rows, total, page, limit = self._page(page, limit)
         return Page(rows.api_dicts(private=private), total, page, limit)
 
 
-class ActiveQuerySet(RoleplayQuerySet):
+class ActiveQuerySet(RoleplayQuerySet[D]):
     """The QuerySet of a model with an ``is_active`` flag."""
 
-    def active(self) -> Any:
+    def active(self) -> Self:
+        """The matches whose ``is_active`` is True; the order is left as it is."""
         return self.filter(is_active=True)
 
 
-class PerSessionQuerySet(RoleplayQuerySet):
+class PerSessionQuerySet(RoleplayQuerySet[D]):
     """The QuerySet of a model that carries a rep's ``user_id`` and a ``session_id``; both
     match exactly what was stored."""
 
-    def for_user(self, user_id: Any) -> Any:
+    def for_user(self, user_id: str) -> Self:
+        """The matches of rep ``user_id``, exactly as stored; the order is left as it is.
+        A value that is not a non-blank string is an InvalidFilter."""
         return self.filter(user_id=as_text("user_id", user_id))
 
-    def for_session(self, session_id: Any) -> Any:
+    def for_session(self, session_id: str) -> Self:
+        """The matches of session ``session_id`` (the string id, not the ``_id``), exactly
+        as stored; the order is left as it is. A value that is not a non-blank string is an
+        InvalidFilter."""
         return self.filter(session_id=as_text("session_id", session_id))
