@@ -110,7 +110,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         if turn is not None and status is not None:
             raise rp.InvalidFilter("send a turn or a status, not both: each is its own write")
         if turn is not None:
-            session.add_turn(turn.get("role"), turn.get("text"), turn.get("audio_duration"))
+            # a repeat with the same turn_id (after a lost reply, say) stores nothing twice
+            session.add_turn(turn.get("role"), turn.get("text"), turn.get("audio_duration"),
+                             turn_id=data.get("turn_id"))
         if status == "paused":
             session.pause()
         elif status == "active":

@@ -67,7 +67,8 @@ def update_session(request, session_id):
     if turn is not None:
         if not isinstance(turn, dict):
             raise rp.InvalidFilter("turn must be an object with role and text")
-        session.add_turn(turn.get("role"), turn.get("text"), turn.get("audio_duration"))
+        session.add_turn(turn.get("role"), turn.get("text"), turn.get("audio_duration"),
+                         turn_id=data.get("turn_id"))
     elif status == "paused":
         session.pause()
     elif status == "active":

@@ -162,6 +162,18 @@ def test_a_bad_turn_is_a_400_naming_the_field(app):
     assert stored_sessions() == [("active", 0)]
 
 
+def test_a_turn_sent_again_with_its_turn_id_is_stored_once(app):
+    session = rp.RoleplaySession.start(builders.scenario().save(), "rep")
+    payload = {"turn": {"role": "user", "text": "Hello"}, "turn_id": "turn-1"}
+    first = app.call("PATCH", f"/sessions/{session.session_id}", payload)
+    again = app.call("PATCH", f"/sessions/{session.session_id}", payload)
+    assert first == again and first[0] == 200
+    assert stored_sessions() == [("active", 1)]
+    error = refused(*app.call("PATCH", f"/sessions/{session.session_id}",
+                              {**payload, "turn_id": {"$ne": None}}), 400)
+    assert error.startswith("turn_id: ")
+
+
 def closed_port() -> int:
     """A loopback port on which nothing listens."""
     with socket.socket() as probe:
