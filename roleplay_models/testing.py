@@ -1,19 +1,26 @@
-"""Throwaway MongoDB-wire servers for tests and benchmarks: FerretDB and mongo-java-server.
+"""MongoDB-wire servers to develop and test against: FerretDB and mongo-java-server.
 
-Both run as child processes on a free loopback port with their own
-temporary directory (data and log), are started with ``start()`` or as a
-context manager, ``kill()`` ends them with SIGKILL and ``start()`` brings
-them back on the same port. A server that cannot be built or started raises
-a ``TestServerUnavailable`` whose message says what is missing.
+This module is a documented part of the package, shipped in the wheel on
+purpose: ``roleplay-models server`` (:mod:`roleplay_models.cli.server`) runs
+one of these servers to develop against, and the test suite and benchmarks
+start them as throwaway servers. ``python -m roleplay_models.testing`` is
+``roleplay-models server``.
 
-FerretDB v1.24.2 (MongoDB wire protocol over SQLite) is built once from the
-Go module proxy and cached. ``go install ...@v1.24.2`` alone gives a binary
-that panics at start-up, since the module lacks the
+Each runs as a child process on a loopback port (a free one unless given)
+with its directory (data and log: a temporary one, removed by ``close()``,
+unless given, when it is kept), is started with ``start()`` or as a context
+manager, ``kill()`` ends it with SIGKILL and ``start()`` brings it back on the
+same port. A server that cannot be built or started raises a
+``TestServerUnavailable`` whose message says what is missing.
+
+FerretDB v1.24.2 (MongoDB wire protocol over SQLite, in its directory) is
+built once from the Go module proxy and cached. ``go install ...@v1.24.2``
+alone gives a binary that panics at start-up, since the module lacks the
 ``build/version/version.txt`` its release builds generate, so the module
 source is copied, that file written, and the binary built with ``go build``.
 
-mongo-java-server 1.46.0 (in-memory backend) runs from
-``launchers/MongoJavaServerLauncher.java`` in Java's source-file mode; its
+mongo-java-server 1.46.0 (in-memory backend: it keeps nothing on disk) runs
+from ``launchers/MongoJavaServerLauncher.java`` in Java's source-file mode; its
 classpath is resolved once with Maven from
 ``launchers/mongo-java-server.pom.xml`` and cached (the jars stay in
 Maven's own repository). It needs Java 11+ and Maven.
@@ -35,6 +42,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -55,6 +63,7 @@ __all__ = (
     "TestServerUnavailable",
     "ferretdb_binary",
     "mongo_java_server_classpath",
+    "port_in_use",
 )
 
 FERRETDB_VERSION = "v1.24.2"
@@ -159,12 +168,16 @@ def _build_ferretdb(target: Path) -> None:
         shutil.move(str(built), target)
 
 
+def _ferretdb_cache() -> Path:
+    return _cache_dir(f"ferretdb-{FERRETDB_VERSION}") / "ferretdb"
+
+
 def ferretdb_binary() -> Path:
     """The FerretDB binary: ``$ROLEPLAY_FERRETDB_BIN``, else the cached build, built if missing."""
     configured = os.environ.get("ROLEPLAY_FERRETDB_BIN")
     if configured:
         return Path(configured)
-    return _cached(_cache_dir(f"ferretdb-{FERRETDB_VERSION}") / "ferretdb", _build_ferretdb)
+    return _cached(_ferretdb_cache(), _build_ferretdb)
 
 
 def _classpath_usable(path: Path) -> bool:
@@ -188,8 +201,11 @@ def mongo_java_server_classpath() -> str:
     configured = os.environ.get("ROLEPLAY_MONGO_JAVA_SERVER_CLASSPATH")
     if configured:
         return configured
-    cache = _cache_dir(f"mongo-java-server-{MONGO_JAVA_SERVER_VERSION}")
-    return _cached(cache / "classpath", _resolve_classpath, _classpath_usable).read_text().strip()
+    return _cached(_classpath_cache(), _resolve_classpath, _classpath_usable).read_text().strip()
+
+
+def _classpath_cache() -> Path:
+    return _cache_dir(f"mongo-java-server-{MONGO_JAVA_SERVER_VERSION}") / "classpath"
 
 
 def _java() -> str:
@@ -208,12 +224,25 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-class _ServerProcess:
-    """A server child process on a free loopback port, with a temporary directory and log.
+def port_in_use(port: int) -> bool:
+    """Whether something listens on loopback ``port`` already (a server could not bind it)."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
 
-    Subclasses give the command line, and may say how to tell it is ready
-    (by default: the port accepts a connection). ``durable``: what was
-    written survives ``kill()`` and ``start()``.
+
+class _ServerProcess:
+    """A server child process on a loopback port, with its directory and log.
+
+    ``port``: a free one unless given. ``data_dir``: the server's directory
+    (created if missing, kept by ``close()``); a temporary one, which
+    ``close()`` removes, unless given. Subclasses give the command line, and
+    may say how to tell it is ready (by default: the port accepts a
+    connection). ``durable``: what was written survives ``kill()`` and
+    ``start()``.
     """
 
     name: ClassVar[str]
@@ -222,12 +251,29 @@ class _ServerProcess:
     unavailable: ClassVar[type[TestServerUnavailable]]
     start_timeout: ClassVar[float] = 30.0
 
-    def __init__(self) -> None:
-        self.port = _free_port()
-        self.data_dir = tempfile.mkdtemp(prefix=f"roleplay-{self.slug}-")
+    def __init__(self, port: int | None = None, data_dir: str | os.PathLike[str] | None = None
+                 ) -> None:
+        self.port = _free_port() if not port else port
+        self._keeps_data_dir = data_dir is not None
+        if data_dir is None:
+            self.data_dir = tempfile.mkdtemp(prefix=f"roleplay-{self.slug}-")
+        else:
+            self.data_dir = str(Path(data_dir).resolve())
+            Path(self.data_dir).mkdir(parents=True, exist_ok=True)
         self.process: subprocess.Popen[bytes] | None = None
         self._log_path = Path(self.data_dir, f"{self.slug}.log")
         self._log = open(self._log_path, "ab")
+
+    @classmethod
+    def prepared(cls) -> bool:
+        """Whether starting one needs no build or download first (it is built or resolved,
+        or its environment variable names it)."""
+        raise NotImplementedError
+
+    @property
+    def log_path(self) -> Path:
+        """The file the server's stdout and stderr go to, over all its starts."""
+        return self._log_path
 
     @property
     def uri(self) -> str:
@@ -245,12 +291,21 @@ class _ServerProcess:
         except OSError:
             return False
 
-    def start(self, timeout: float | None = None) -> None:
-        """Start the server and wait until it accepts clients (``timeout`` in seconds)."""
+    def start(self, timeout: float | None = None, *, own_session: bool = False) -> None:
+        """Start the server and wait until it accepts clients (``timeout`` in seconds).
+
+        ``own_session``: the child gets a session of its own, so a terminal's Ctrl-C
+        reaches only this process, which stops the child itself.
+        """
         timeout = self.start_timeout if timeout is None else timeout
         log_start = self._log_path.stat().st_size
-        self.process = subprocess.Popen(
-            self._command(), stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)
+        command = self._command()
+        try:
+            self.process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+                start_new_session=own_session)
+        except OSError as err:
+            raise self.unavailable(f"cannot run {command[0]}: {err.strerror}") from None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -282,10 +337,11 @@ class _ServerProcess:
                 self.kill()
 
     def close(self) -> None:
-        """Stop the server and remove its directory."""
+        """Stop the server and remove its directory, unless it was given."""
         self.stop()
         self._log.close()
-        shutil.rmtree(self.data_dir, ignore_errors=True)
+        if not self._keeps_data_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def __enter__(self: _Server) -> _Server:
         self.start()
@@ -307,9 +363,14 @@ class FerretDB(_ServerProcess):
     durable = True
     unavailable = FerretDBUnavailable
 
-    def __init__(self, binary: Path | None = None) -> None:
+    def __init__(self, binary: Path | None = None, *, port: int | None = None,
+                 data_dir: str | os.PathLike[str] | None = None) -> None:
         self.binary = binary or ferretdb_binary()
-        super().__init__()
+        super().__init__(port, data_dir)
+
+    @classmethod
+    def prepared(cls) -> bool:
+        return bool(os.environ.get("ROLEPLAY_FERRETDB_BIN")) or _ferretdb_cache().exists()
 
     def _command(self) -> list[str]:
         return [
@@ -327,8 +388,8 @@ class FerretDB(_ServerProcess):
 class MongoJavaServer(_ServerProcess):
     """mongo-java-server with its in-memory backend, reporting MongoDB 4.4 (wire version 9).
 
-    Data lives only in the JVM: ``kill()`` then ``start()`` brings it back on
-    the same port but empty. A start takes about a second (the JVM, and
+    Data lives only in the JVM (its directory holds only the log): ``kill()`` then
+    ``start()`` brings it back on the same port but empty. A start takes about a second (the JVM, and
     compiling the launcher in memory).
     """
 
@@ -338,10 +399,16 @@ class MongoJavaServer(_ServerProcess):
     unavailable = MongoJavaServerUnavailable
     start_timeout = 60.0
 
-    def __init__(self, classpath: str | None = None) -> None:
+    def __init__(self, classpath: str | None = None, *, port: int | None = None,
+                 data_dir: str | os.PathLike[str] | None = None) -> None:
         self.java = _java()
         self.classpath = classpath or mongo_java_server_classpath()
-        super().__init__()
+        super().__init__(port, data_dir)
+
+    @classmethod
+    def prepared(cls) -> bool:
+        return (bool(os.environ.get("ROLEPLAY_MONGO_JAVA_SERVER_CLASSPATH"))
+                or _classpath_usable(_classpath_cache()))
 
     def _command(self) -> list[str]:
         return [
@@ -358,3 +425,9 @@ class MongoJavaServer(_ServerProcess):
         with open(self._log_path, "rb") as log:
             log.seek(log_start)
             return f"listening 127.0.0.1:{self.port}".encode() in log.read()
+
+
+if __name__ == "__main__":
+    from roleplay_models.cli import main
+
+    raise SystemExit(main(["server", *sys.argv[1:]]))

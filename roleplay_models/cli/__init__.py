@@ -24,6 +24,8 @@ from ..models import MODELS
 __all__ = ("main",)
 
 EMBEDDED_DEMO_URI = "mongomock://localhost/roleplay_demo"
+NO_SERVER_HINT = ("for a local one, run `roleplay-models server` and export the URI it "
+                  "prints; else set MONGODB_URI or --uri")
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -136,11 +138,21 @@ def _shell(args: argparse.Namespace) -> int:
     try:
         from IPython import start_ipython
     except ImportError:
+        start_ipython = None
+    # Outside the except block: else every error typed in the shell is shown chained to
+    # the missing IPython.
+    if start_ipython is None:
         code.interact(banner=banner, local=namespace)
         return 0
     print(banner)
     start_ipython(argv=[], user_ns=namespace)
     return 0
+
+
+def _server(args: argparse.Namespace) -> int:
+    from .server import run_server
+
+    return run_server(args)
 
 
 URI_HELP = "MongoDB URI naming a database (default: $MONGODB_URI, else " \
@@ -155,12 +167,21 @@ def build_parser() -> argparse.ArgumentParser:
     # subcommand is not overwritten by it: --uri means the same before or after.
     after_command = argparse.ArgumentParser(add_help=False)
     after_command.add_argument("--uri", default=argparse.SUPPRESS, help=URI_HELP)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Not required here: main() names an unknown option before a missing command.
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def command(name: str, run: Any, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, parents=[after_command])
+    def command(name: str, run: Any, help_text: str, uri: bool = True) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text,
+                                  parents=[after_command] if uri else [])
         sub.set_defaults(run=run)
         return sub
+
+    from .server import add_arguments as server_arguments
+
+    server_arguments(command(
+        "server", _server, "run a local MongoDB-wire server to develop against (FerretDB or "
+                           "mongo-java-server) until Ctrl-C, printing the URI to export",
+        uri=False))
 
     command("demo", _demo, "fill an empty database (the embedded one unless --uri) with a "
                            "small catalog and one finished session, and print them")
@@ -188,7 +209,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; errors are one line on stderr and a non-zero exit, warnings (an index
     the server refused) one line each."""
     warnings.formatwarning = _one_line_warning
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.command is None:
+        parser.error("the following arguments are required: COMMAND")
     if getattr(args, "sessions", 0) < 0:
         print("roleplay-models: error: --sessions must be 0 or more", file=sys.stderr)
         return 2
@@ -197,7 +223,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return args.run(args)
-    except (ConfigurationError, ServerUnreachable, PyMongoError, MongoEngineException,
-            ValueError) as err:
+    except ServerUnreachable as err:
+        print(f"roleplay-models: error: {redact_uri(str(err)).splitlines()[0]} ({NO_SERVER_HINT})",
+              file=sys.stderr)
+        return 1
+    except (ConfigurationError, PyMongoError, MongoEngineException, ValueError) as err:
         print(f"roleplay-models: error: {redact_uri(str(err)).splitlines()[0]}", file=sys.stderr)
         return 1

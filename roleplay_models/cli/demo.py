@@ -83,12 +83,13 @@ def print_demo(session: RoleplaySession, out: TextIO) -> None:
     out.write("Tips\n")
     for tip in RoleplayTip.objects.order_by("title"):
         out.write(f"  [{tip.category}, {tip.difficulty_level}] {tip.title}\n")
+    partner = session.character.name if session.character is not None else "(no character)"
     out.write(
         f"Session {session.session_id} ({session.status}, {session.total_duration} s)"
-        f" with {session.character.name} in '{session.scenario.title}'\n"
+        f" with {partner} in '{session.scenario.title}'\n"
     )
     for entry in session.conversation_history:
-        speaker = "Rep" if entry.role == "user" else session.character.name
+        speaker = "Rep" if entry.role == "user" else partner
         out.write(f"  {entry.timestamp:%H:%M:%S} {speaker}: {entry.text}\n")
     analysis = SessionAnalytics.objects.get(session_id=session.session_id)
     out.write(
