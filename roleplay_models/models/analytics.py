@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from inspect import getattr_static
 from typing import Any, ClassVar
 
 from bson import ObjectId
 from mongoengine import DENY
-from mongoengine.fields import ObjectIdField, ReferenceField
+from mongoengine.base import BaseField
+from mongoengine.errors import LookUpError
+from mongoengine.fields import EmbeddedDocumentField, ListField, ObjectIdField, ReferenceField
+from pymongo.errors import OperationFailure
 
 from ..db.server import server_facts
 from ..errors import SessionNotFinished
@@ -34,6 +38,9 @@ SCORE_FIELDS = (
 
 # One batch for the whole result, so that the summary stays one round trip.
 SUMMARY_BATCH = 1_000_000
+# The server's answer to an accumulator it lacks ($avg on FerretDB v1).
+NOT_IMPLEMENTED = 238
+_MISSING = object()
 
 
 def _summary_pipeline(match: dict[str, Any], group_accumulators: bool) -> list[dict[str, Any]]:
@@ -64,7 +71,10 @@ def _as_groups(rows: Iterable[dict[str, Any]], group_accumulators: bool) -> Iter
     )
 
 
-def _summarize(groups: Iterable[dict[str, Any]]) -> dict[str, Any]:
+def _summarize(groups: Iterable[dict[str, Any]],
+               titles: Callable[[list[Any]], Mapping[Any, Any]]) -> dict[str, Any]:
+    """The summary of per-scenario groups; ``titles`` gives the title of each scenario id
+    asked (None for one that does not exist)."""
     count = 0
     sums = dict.fromkeys(SCORE_FIELDS, 0.0)
     best = None
@@ -77,8 +87,10 @@ def _summarize(groups: Iterable[dict[str, Any]]) -> dict[str, Any]:
         best = group["best"] if best is None else max(best, group["best"])
         per_scenario[group["_id"]][0] += n
         per_scenario[group["_id"]][1] += group["overall_score"]
+    found = titles([scenario for scenario in per_scenario if scenario is not None])
     by_scenario: list[dict[str, Any]] = [
-        {"scenario_id": str(scenario), "count": n, "average_overall_score": total / n}
+        {"scenario_id": str(scenario), "title": found.get(scenario), "count": n,
+         "average_overall_score": total / n}
         for scenario, (n, total) in per_scenario.items()
     ]
     by_scenario.sort(key=lambda entry: (-entry["count"], entry["scenario_id"]))
@@ -90,12 +102,76 @@ def _summarize(groups: Iterable[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def scenario_titles(ids: list[Any]) -> dict[Any, Any]:
+    """The stored title of each Scenario ``_id`` in ``ids`` that exists: one query reading
+    only titles, none for no ids."""
+    if not ids:
+        return {}
+    found = Scenario._get_collection().find({"_id": {"$in": ids}}, {"title": 1})
+    return {doc["_id"]: doc.get("title") for doc in found}
+
+
+def _stored_path(document: type, field: str) -> tuple[str, bool]:
+    """The stored path of ``field`` (dot notation through embedded documents, as mongoengine
+    takes it) and whether it names a list; anything else is mongoengine's LookUpError."""
+    cls: Any = document
+    stored = []
+    found: Any = None
+    for part in field.split("."):
+        # static: a manager such as ``objects`` would connect when read
+        found = getattr_static(cls, part, None) if cls is not None and part else None
+        if not isinstance(found, BaseField):
+            raise LookUpError(f"Cannot resolve field {part!r} of {field!r}")
+        stored.append(found.db_field)
+        inner = found.field if isinstance(found, ListField) else found
+        cls = inner.document_type if isinstance(inner, EmbeddedDocumentField) else None
+    return ".".join(stored), isinstance(found, ListField)
+
+
+def _at(value: Any, parts: list[str]) -> Any:
+    """The value at a stored path as an aggregation's ``"$a.b"`` reads it: through a list,
+    the list of what each item holds there; ``_MISSING`` where there is nothing."""
+    for i, part in enumerate(parts):
+        if isinstance(value, dict):
+            value = value.get(part, _MISSING)
+        elif isinstance(value, list):
+            inside = (_at(item, parts[i:]) for item in value if isinstance(item, dict))
+            return [item for item in inside if item is not _MISSING]
+        else:
+            return _MISSING
+    return value
+
+
+def _grouped_values(queryset: Any, field: str) -> list[Any]:
+    """What mongoengine's ``sum()`` / ``average()`` feed to their ``$group``, read with a
+    projection of that one field: a value per match, or per item for a list field."""
+    path, is_list = _stored_path(queryset._document, field)
+    rows = queryset._document._get_collection().find(
+        query_filter(queryset), {path: 1} if path == "_id" else {path: 1, "_id": 0})
+    values: list[Any] = []
+    for row in rows:
+        value = _at(row, path.split("."))
+        if not is_list:
+            values.append(value)
+        elif isinstance(value, list):  # $unwind: each item, none for an empty list
+            values.extend(value)
+        elif value is not _MISSING and value is not None:
+            values.append(value)
+    return values
+
+
+def _numbers(values: list[Any]) -> list[int | float]:
+    """The values ``$sum`` and ``$avg`` count: ints and floats, not booleans."""
+    return [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+
+
 class SessionAnalyticsQuerySet(PerSessionQuerySet):
     """Queries the analytics routes make (``for_user``, ``for_session``, ``summary``)."""
 
     def summary(self, user_id: Any = None) -> dict[str, Any]:
-        """Count, the average of each score, the best overall score, and per scenario the
-        count and average overall score, in one aggregation round trip.
+        """Count, the average of each score, the best overall score, and per scenario its
+        id, title, count and average overall score: one aggregation round trip, and one
+        query reading the titles of the scenarios found.
 
         Grouped on the server where ``$group`` works, added up in Python on
         FerretDB v1 (see :func:`_summary_pipeline`). Averages are None when
@@ -105,7 +181,40 @@ class SessionAnalyticsQuerySet(PerSessionQuerySet):
         facts = server_facts(self._document._get_db().client)
         pipeline = _summary_pipeline(query_filter(query), facts.group_accumulators)
         rows = self._document._get_collection().aggregate(pipeline, batchSize=SUMMARY_BATCH)
-        return _summarize(_as_groups(rows, facts.group_accumulators))
+        return _summarize(_as_groups(rows, facts.group_accumulators), scenario_titles)
+
+    def _grouped_on_server(self) -> bool:
+        return server_facts(self._document._get_db().client).group_accumulators
+
+    def sum(self, field: str) -> Any:
+        """mongoengine's ``sum()`` of ``field`` over the matches (0 for none), with the same
+        answer on every server: where ``$group`` computes several accumulators it sums, else
+        (FerretDB v1), or when the server answers NotImplemented, Python adds up a projection
+        of that one field. An unknown field is mongoengine's LookUpError."""
+        if self._grouped_on_server():
+            try:
+                return super().sum(field)
+            except OperationFailure as err:
+                if err.code != NOT_IMPLEMENTED:
+                    raise
+        return sum(_numbers(_grouped_values(self, field)))
+
+    def average(self, field: str) -> Any:
+        """mongoengine's ``average()`` of ``field`` over the matches, with the same answer on
+        every server: 0 when nothing matches, None when no match holds a number. Where the
+        server lacks ``$avg`` (FerretDB v1), or answers NotImplemented, Python averages a
+        projection of that one field. An unknown field is mongoengine's LookUpError."""
+        if self._grouped_on_server():
+            try:
+                return super().average(field)
+            except OperationFailure as err:
+                if err.code != NOT_IMPLEMENTED:
+                    raise
+        values = _grouped_values(self, field)
+        numbers = _numbers(values)
+        if not values:
+            return 0
+        return sum(numbers) / len(numbers) if numbers else None
 
 
 def _score() -> NumberField:
