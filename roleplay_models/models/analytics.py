@@ -183,7 +183,8 @@ class SessionAnalyticsQuerySet(PerSessionQuerySet):
         rows = self._document._get_collection().aggregate(pipeline, batchSize=SUMMARY_BATCH)
         return _summarize(_as_groups(rows, facts.group_accumulators), scenario_titles)
 
-    def _grouped_on_server(self) -> bool:
+    def _grouped_on_server(self, field: str) -> bool:
+        _stored_path(self._document, field)  # the same LookUpError on every server
         return server_facts(self._document._get_db().client).group_accumulators
 
     def sum(self, field: str) -> Any:
@@ -191,7 +192,7 @@ class SessionAnalyticsQuerySet(PerSessionQuerySet):
         answer on every server: where ``$group`` computes several accumulators it sums, else
         (FerretDB v1), or when the server answers NotImplemented, Python adds up a projection
         of that one field. An unknown field is mongoengine's LookUpError."""
-        if self._grouped_on_server():
+        if self._grouped_on_server(field):
             try:
                 return super().sum(field)
             except OperationFailure as err:
@@ -204,7 +205,7 @@ class SessionAnalyticsQuerySet(PerSessionQuerySet):
         every server: 0 when nothing matches, None when no match holds a number. Where the
         server lacks ``$avg`` (FerretDB v1), or answers NotImplemented, Python averages a
         projection of that one field. An unknown field is mongoengine's LookUpError."""
-        if self._grouped_on_server():
+        if self._grouped_on_server(field):
             try:
                 return super().average(field)
             except OperationFailure as err:
