@@ -341,9 +341,11 @@ def missing_docstrings() -> list[str]:
 
 def _row_lines(model_path: str, row: FieldRow) -> list[str]:
     description = "; ".join(row.rules)
-    if row.help_text:
-        description = f"{row.help_text} {description[:1].upper()}{description[1:]}" \
-            if description else row.help_text
+    if row.help_text and description:
+        sentence = row.help_text if row.help_text.endswith(".") else row.help_text + "."
+        description = f"{sentence} {description[:1].upper()}{description[1:]}"
+    elif row.help_text:
+        description = row.help_text
     return [
         f"   * - :py:attr:`{row.name} <{model_path}.{row.name}>`",
         f"     - {row.type}",
