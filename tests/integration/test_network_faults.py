@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import subprocess
 import sys
@@ -11,12 +12,13 @@ from collections import Counter
 
 import pymongo.errors
 import pytest
-from faultproxy import FaultProxy
 
 import roleplay_models
 from roleplay_models import RoleplaySession, WriteOutcome, WriteUnconfirmed
 
 import builders
+from faultproxy import FaultProxy
+from served_apps import App
 
 WORKERS, TURNS_EACH = 4, 200
 # A reply held past the client's socket timeout: the write is applied, the client sees a timeout.
@@ -176,3 +178,39 @@ def test_ends_repeated_through_resets_give_one_final_status_and_no_conflict(prox
     stored = RoleplaySession._get_collection().find_one({"_id": session.pk})
     assert stored["status"] == "ended"
     assert {copy.end_time for copy in copies} == {stored["end_time"]}
+
+
+def test_patches_retried_with_their_turn_ids_through_several_app_processes_store_each_once(
+    proxy
+):
+    pytest.importorskip("flask")
+    scenario = builders.scenario().save()
+    session = RoleplaySession.start(scenario, "rep")
+    uri = proxy.uri + "&" + "&".join(f"{key}={value}" for key, value in CLIENT_OPTIONS.items())
+    apps = [App("flask", uri) for _ in range(3)]
+    try:
+        proxy.randomize(seed=3, reset=0.08, delay=0.02, delay_seconds=DELAY_SECONDS)
+        answers: Counter[int] = Counter()
+        for n in range(60):
+            body = {"turn": {"role": "user", "text": f"turn {n}"}, "turn_id": f"turn-{n}"}
+            for attempt in range(30):  # the frontend: the same request again, to any worker
+                try:
+                    status, answer = apps[(n + attempt) % len(apps)].call(
+                        "PATCH", f"/sessions/{session.session_id}", body)
+                except (ConnectionError, http.client.HTTPException):
+                    continue
+                answers[status] += 1
+                if status == 200:
+                    break
+                assert status == 503, answer
+            else:
+                raise AssertionError(f"turn {n} was never answered")
+        proxy.calm()
+    finally:
+        for app in apps:
+            app.stop()
+    history = RoleplaySession._get_collection().find_one({"_id": session.pk})[
+        "conversation_history"]
+    print(f"\nfaults injected: {proxy.faults()}; answers: {dict(answers)}")
+    assert sum(proxy.faults().values()) > 0
+    assert [turn["text"] for turn in history] == [f"turn {n}" for n in range(60)]
