@@ -14,18 +14,21 @@ from bson import ObjectId
 from mongoengine.errors import DoesNotExist, NotUniqueError, ValidationError
 from pymongo.errors import ConnectionFailure
 
-from .db.connection import _first_reason, redact_uri
-from .errors import InvalidFilter, SessionStateError
+from .db.connection import first_reason, redact_uri
+from .errors import ConcurrentModification, InvalidFilter, SessionStateError
 from .odm.uniqueness import DuplicateValue
 
-__all__ = ("MAPPED_ERRORS", "UNAVAILABLE", "ErrorAnswer", "OutageLog", "error_answer", "find_or_not_found")
+__all__ = ("BUSY", "MAPPED_ERRORS", "UNAVAILABLE", "ErrorAnswer", "OutageLog", "error_answer",
+           "find_or_not_found")
 
 UNAVAILABLE = "the database is unavailable; try again shortly"
 MESSAGE_CHARS = 300
 LOG = logging.getLogger("roleplay_models.web")
 
 MAPPED_ERRORS: tuple[type[Exception], ...] = (
-    ConnectionFailure, DoesNotExist, ValidationError, InvalidFilter, SessionStateError, NotUniqueError)
+    ConnectionFailure, ConcurrentModification, DoesNotExist, ValidationError, InvalidFilter,
+    SessionStateError, NotUniqueError)
+BUSY = "the session is busy with other writes; try again shortly"
 _SCALARS = (str, int, float, bool, ObjectId, datetime)
 _DUPLICATE_KEY = re.compile(r"dup key: \{ ?\"?([A-Za-z_][\w.]*)\"?\s*:")
 
@@ -43,11 +46,14 @@ class ErrorAnswer(NamedTuple):
 def error_answer(error: Exception) -> ErrorAnswer | None:
     """The answer for ``error``: 404 for a document that does not exist, 400 for invalid
     input, 409 for a session state conflict or a duplicate, 503 while the database does not
-    answer; None for any other error (one not in :data:`MAPPED_ERRORS`), which stays the
+    answer or a session stays busy (:class:`ConcurrentModification`: the same request may be
+    sent again); None for any other error (one not in :data:`MAPPED_ERRORS`), which stays the
     app's to handle (a 500, usually).
     The text names a model or a field, never a query, BSON or a stack."""
     if isinstance(error, ConnectionFailure):
         return ErrorAnswer(503, UNAVAILABLE)
+    if isinstance(error, ConcurrentModification):
+        return ErrorAnswer(503, BUSY)
     if isinstance(error, DoesNotExist):
         return ErrorAnswer(404, f"{_model_name(type(error))} not found")
     if isinstance(error, ValidationError):
@@ -96,7 +102,7 @@ class OutageLog:
                 return
             self.down = True
         LOG.warning("the database at %s does not answer (%s); requests get 503 until it does",
-                    self._server(), _first_reason(error) if str(error) else type(error).__name__)
+                    self._server(), first_reason(error) if str(error) else type(error).__name__)
 
     def request_done(self, met_outage: bool) -> None:
         """Called after each request, saying whether it was answered 503: one that was not

@@ -27,6 +27,7 @@ __all__ = (
     "connect_from_settings",
     "disconnect",
     "ensure_ready",
+    "first_reason",
     "ping",
     "redact_uri",
     "with_database",
@@ -49,7 +50,7 @@ def redact_uri(uri: str) -> str:
     return _PASSWORD_IN_URI.sub(r"\g<head>:***@", uri)
 
 
-def _first_reason(err: Exception) -> str:
+def first_reason(err: Exception) -> str:
     """The first cause of a pymongo error, without its topology dump."""
     text = redact_uri(str(err)).splitlines()[0]
     return text.split(" (configured timeouts")[0].split(", Timeout:")[0]
@@ -158,7 +159,7 @@ def ping(alias: str = "default") -> None:
     try:
         client.admin.command("ping")
     except ConnectionFailure as err:
-        raise ServerUnreachable(f"the database does not answer: {_first_reason(err)}") from None
+        raise ServerUnreachable(f"the database does not answer: {first_reason(err)}") from None
 
 
 def _connect_server(uri: str, alias: str, kwargs: dict[str, Any], wait: bool) -> Any:
@@ -175,7 +176,7 @@ def _connect_server(uri: str, alias: str, kwargs: dict[str, Any], wait: bool) ->
     except ConnectionFailure as err:
         disconnect(alias)
         raise ServerUnreachable(
-            f"cannot reach MongoDB at {redact_uri(uri)}: {_first_reason(err)}"
+            f"cannot reach MongoDB at {redact_uri(uri)}: {first_reason(err)}"
         ) from None
     except (PyMongoError, TypeError, ValueError) as err:
         disconnect(alias)
@@ -206,7 +207,7 @@ def _ensure_indexes_once(uri: str) -> None:
         report = ensure_indexes()
     except ConnectionFailure as err:
         raise ServerUnreachable(
-            f"cannot reach MongoDB at {redact_uri(uri)}: {_first_reason(err)}") from None
+            f"cannot reach MongoDB at {redact_uri(uri)}: {first_reason(err)}") from None
     with _indexed_lock:
         if key in _indexed:
             return

@@ -16,7 +16,14 @@ from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout, Ser
 
 import roleplay_models
 from roleplay_models import ConfigurationError, connect_from_settings
-from roleplay_models.web import MESSAGE_CHARS, UNAVAILABLE, OutageLog, error_answer, find_or_not_found
+from roleplay_models.web import (
+    BUSY,
+    MESSAGE_CHARS,
+    UNAVAILABLE,
+    OutageLog,
+    error_answer,
+    find_or_not_found,
+)
 
 import builders
 
@@ -87,6 +94,8 @@ NOT_UNIQUE_ON_FERRETDB = ("Tried to save duplicate unique keys (E11000 duplicate
     (AutoReconnect("connection closed"), 503, UNAVAILABLE),
     (NetworkTimeout("timed out"), 503, UNAVAILABLE),
     (ConnectionFailure("down"), 503, UNAVAILABLE),
+    (roleplay_models.WriteUnconfirmed("the turn may or may not be stored"), 503, UNAVAILABLE),
+    (roleplay_models.ConcurrentModification("roleplaysessions:1 stayed locked"), 503, BUSY),
 ])
 def test_each_error_of_the_package_has_its_answer(error, status, message):
     assert error_answer(error) == (status, message)
