@@ -25,6 +25,68 @@ if TYPE_CHECKING:
 
 __all__ = ("RoleplayDocument", "RoleplayEmbeddedDocument")
 
+if TYPE_CHECKING:
+    # mongoengine has no types, and a class derived from an untyped one would be compatible
+    # with every type (mypy takes a Scenario for a Character); type checkers see instead only
+    # what is declared here of mongoengine's documents.
+    class _UntypedBaseDocument:
+        _fields: ClassVar[dict[str, Any]]
+        _meta: ClassVar[dict[str, Any]]
+        _class_name: ClassVar[str]
+        _fields_ordered: ClassVar[tuple[str, ...]]
+        _db_field_map: ClassVar[dict[str, str]]
+        _reverse_db_field_map: ClassVar[dict[str, str]]
+        _data: dict[str, Any]
+        _changed_fields: list[str]
+        _created: bool
+        _initialised: bool
+
+        def __init__(self, *args: Any, **values: Any) -> None: ...
+        @classmethod
+        def _from_son(cls, son: Any, _auto_dereference: bool = True, created: bool = False
+                      ) -> Self: ...
+        def _get_changed_fields(self) -> list[str]: ...
+        def validate(self, clean: bool = True) -> None: ...
+        def clean(self) -> None: ...
+        def to_mongo(self, use_db_field: bool = True, fields: Any = None) -> SON[str, Any]: ...
+        def to_json(self, *args: Any, **kwargs: Any) -> str: ...
+
+    class UntypedEmbeddedDocument(_UntypedBaseDocument):
+        """mongoengine's EmbeddedDocument, as type checkers see it."""
+
+    class UntypedDocument(_UntypedBaseDocument):
+        """mongoengine's Document, as type checkers see it."""
+
+        id: ObjectId | None
+
+        @property
+        def pk(self) -> ObjectId | None: ...
+        @pk.setter
+        def pk(self, value: ObjectId | None) -> None: ...
+        @classmethod
+        def _get_collection(cls) -> Any: ...
+        @classmethod
+        def _get_collection_name(cls) -> str: ...
+        @classmethod
+        def _get_db(cls) -> Any: ...
+        @classmethod
+        def list_indexes(cls) -> list[Any]: ...
+        @classmethod
+        def compare_indexes(cls) -> dict[str, list[Any]]: ...
+        @classmethod
+        def ensure_indexes(cls) -> None: ...
+        @classmethod
+        def drop_collection(cls) -> None: ...
+        def save(self, *args: Any, **kwargs: Any) -> Self: ...
+        def reload(self, *fields: str, **kwargs: Any) -> Self: ...
+        def modify(self, query: dict[str, Any] | None = None, **update: Any) -> bool: ...
+        def delete(self, signal_kwargs: dict[str, Any] | None = None, **write_concern: Any
+                   ) -> None: ...
+        def update(self, **kwargs: Any) -> Any: ...
+else:
+    UntypedDocument = Document
+    UntypedEmbeddedDocument = EmbeddedDocument
+
 MAY_HOLD_EMBEDDED = (EmbeddedDocument, list, tuple, dict)
 
 # the document whose save() is running in this context: its validate() checks what changed
@@ -113,7 +175,7 @@ def _forget_embedded_changes(value: Any) -> None:
             _forget_embedded_changes(item)
 
 
-class RoleplayEmbeddedDocument(BuiltThroughFastPaths, KeepsUnknownFields, EmbeddedDocument):
+class RoleplayEmbeddedDocument(BuiltThroughFastPaths, KeepsUnknownFields, UntypedEmbeddedDocument):
     """An embedded document that keeps unmodelled keys.
 
     It is built through :mod:`.fast_paths`, and so is it loaded,
@@ -149,7 +211,7 @@ class RoleplayEmbeddedDocument(BuiltThroughFastPaths, KeepsUnknownFields, Embedd
 
 class RoleplayDocument(
     BuiltThroughFastPaths, StoresLikeMongoose, KeepsUnknownFields, ChecksReferences,
-    TimestampedMixin, me.SaveSteps, Document
+    TimestampedMixin, me.SaveSteps, UntypedDocument
 ):
     """Base of the five models: timestamps, unknown keys kept, references checked.
 
@@ -182,19 +244,7 @@ class RoleplayDocument(
     MultipleObjectsReturned: ClassVar[type[Exception]]
 
     if TYPE_CHECKING:
-        # mongoengine's, declared with their types
-        id: ObjectId | None
-
-        @property
-        def pk(self) -> ObjectId | None: ...
-        @pk.setter
-        def pk(self, value: ObjectId | None) -> None: ...
-        def delete(self, signal_kwargs: dict[str, Any] | None = None, **write_concern: Any
-                   ) -> None: ...
-        def update(self, **kwargs: Any) -> int: ...
-        def clean(self) -> None: ...
         def to_mongo(self, use_db_field: bool = True, fields: Any = None) -> SON[str, Any]: ...
-        def to_json(self, *args: Any, **kwargs: Any) -> str: ...
 
     def save(self, *args: Any, **kwargs: Any) -> Self:
         """mongoengine's ``save()``; a document loaded from the database is validated only

@@ -19,6 +19,13 @@ __all__ = ("TimestampedMixin", "TimestampedQuerySet", "is_new")
 
 D = TypeVar("D")  # the Document class a QuerySet yields
 
+if TYPE_CHECKING:
+    # Type checkers see only what TimestampedQuerySet declares of mongoengine's QuerySet
+    # (which has no types), so a method that does not exist is an error, not an Any.
+    UntypedQuerySet = object
+else:
+    UntypedQuerySet = QuerySet
+
 CREATED = "createdAt"
 UPDATED = "updatedAt"
 
@@ -120,7 +127,7 @@ def _split(keywords: dict[str, Any], options: frozenset[str]) -> tuple[dict[str,
     return chosen, {k: v for k, v in keywords.items() if k not in options}
 
 
-class TimestampedQuerySet(QuerySet, Generic[D]):
+class TimestampedQuerySet(UntypedQuerySet, Generic[D]):
     """A QuerySet of ``D`` documents whose atomic updates move ``updated_at`` (bulk inserts
     are stamped by :func:`stamp_on_bulk_insert`).
 
@@ -130,6 +137,10 @@ class TimestampedQuerySet(QuerySet, Generic[D]):
     """
 
     if TYPE_CHECKING:
+        _document: Any  # the Document class
+        _collection: Any  # its pymongo Collection
+
+        def __init__(self, document: type[D], collection: Any) -> None: ...
         def __call__(self, q_obj: Any = None, **query: Any) -> Self: ...
         def filter(self, *q_objs: Any, **query: Any) -> Self: ...
         def all(self) -> Self: ...
@@ -186,7 +197,8 @@ class TimestampedQuerySet(QuerySet, Generic[D]):
         options, update = _split(keywords, UPDATE_OPTIONS)
         if update:
             update = stamp_update(self._document, update, upsert)
-        return super().update(upsert=upsert, **options, **update)
+        untyped: Any = super()
+        return untyped.update(upsert=upsert, **options, **update)
 
     def modify(self, upsert: bool = False, **keywords: Any) -> D | None:
         """mongoengine's ``modify``: update the first match, stamps moved as by
@@ -195,5 +207,6 @@ class TimestampedQuerySet(QuerySet, Generic[D]):
         options, update = _split(keywords, MODIFY_OPTIONS)
         if update and not options.get("remove"):
             update = stamp_update(self._document, update, upsert)
-        found: D | None = super().modify(upsert=upsert, **options, **update)
+        untyped: Any = super()
+        found: D | None = untyped.modify(upsert=upsert, **options, **update)
         return found
