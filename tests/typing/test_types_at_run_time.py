@@ -88,3 +88,9 @@ def test_each_mistake_is_marked_for_both_checkers() -> None:
     marked = [line for line in source if "# type: ignore[" in line]
     assert len(marked) == usage_mistakes.MISTAKES
     assert all("# pyright: ignore[" in line for line in marked)
+
+
+def test_help_text_is_kept_on_the_field() -> None:
+    assert "whole seconds" in rp.RoleplaySession.total_duration.help_text
+    assert "UTC" in rp.RoleplaySession.end_time.help_text
+    assert not hasattr(rp.Scenario.title, "help_text")
