@@ -89,6 +89,8 @@ def pytest_configure(config: pytest.Config) -> None:
         declared_capabilities(os.environ["ROLEPLAY_EXPECT"])  # refused before anything runs
     config.addinivalue_line(
         "markers", f"needs(capability): skip unless the server can ({', '.join(CAPABILITIES)})")
+    config.addinivalue_line(
+        "markers", "long: minutes of writes on FerretDB v1; tox runs these in py313, javaserver")
 
 
 def with_database(uri: str, name: str) -> str:

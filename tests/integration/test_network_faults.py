@@ -67,6 +67,7 @@ def through(proxy):
     roleplay_models.connect(proxy.uri, ensure_indexes=False, **CLIENT_OPTIONS)
 
 
+@pytest.mark.long
 def test_four_workers_of_two_hundred_turns_through_resets_and_delays_lose_and_double_none(
     proxy, run_database_uri
 ):

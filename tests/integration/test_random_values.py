@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 
+import pytest
 from bson import ObjectId
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -82,6 +83,7 @@ def counts():
     return {model: model._get_collection().count_documents({}) for model in MODELS}
 
 
+@pytest.mark.long
 @settings(max_examples=2500, deadline=None, suppress_health_check=list(HealthCheck))
 @given(target=st.sampled_from(TARGETS), value=values)
 def test_random_values_raise_only_validation_errors_and_write_nothing_invalid(db, target, value):

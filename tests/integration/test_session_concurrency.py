@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from mongoengine import NotUniqueError
 
 from roleplay_models import InvalidTransition, RoleplaySession, SessionNotActive, WriteOutcome
@@ -31,6 +32,7 @@ def started(db):
     return RoleplaySession.start(builders.scenario().save(), "rep")
 
 
+@pytest.mark.long
 def test_eight_threads_of_a_hundred_and_twenty_five_turns_lose_none(db):
     session = started(db)  # 8 x 125: as many turns as a session may hold
 
