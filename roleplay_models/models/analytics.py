@@ -11,7 +11,7 @@ from bson import ObjectId
 from mongoengine import DENY
 from mongoengine.base import BaseField
 from mongoengine.errors import LookUpError
-from mongoengine.fields import EmbeddedDocumentField, ListField, ObjectIdField, ReferenceField
+from mongoengine.fields import EmbeddedDocumentField, ListField
 from pymongo.errors import OperationFailure
 
 from ..db.server import server_facts
@@ -19,7 +19,15 @@ from ..errors import SessionNotFinished
 from ..odm._mongoengine import query_filter
 from ..odm.document import RoleplayDocument, RoleplayEmbeddedDocument
 from ..odm.fast_paths import EmbeddedListField
-from ..odm.fields import NumberField, TextField, TrimmedTextListField, UTCDateTimeField, utc_now
+from ..odm.fields import (
+    NumberField,
+    ObjectIdField,
+    ReferenceField,
+    TextField,
+    TrimmedTextListField,
+    UTCDateTimeField,
+    utc_now,
+)
 from ..odm.queryset import PerSessionQuerySet
 from .scenario import Scenario
 from .session import FINAL_STATUSES, RoleplaySession
@@ -165,10 +173,10 @@ def _numbers(values: list[Any]) -> list[int | float]:
     return [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
 
 
-class SessionAnalyticsQuerySet(PerSessionQuerySet):
+class SessionAnalyticsQuerySet(PerSessionQuerySet["SessionAnalytics"]):
     """Queries the analytics routes make (``for_user``, ``for_session``, ``summary``)."""
 
-    def summary(self, user_id: Any = None) -> dict[str, Any]:
+    def summary(self, user_id: str | None = None) -> dict[str, Any]:
         """Count, the average of each score, the best overall score, and per scenario its
         id, title, count and average overall score: one aggregation round trip, and one
         query reading the titles of the scenarios found.
@@ -218,7 +226,7 @@ class SessionAnalyticsQuerySet(PerSessionQuerySet):
         return sum(numbers) / len(numbers) if numbers else None
 
 
-def _score() -> NumberField:
+def _score() -> NumberField[float]:
     return NumberField(required=True, min_value=1, max_value=10)
 
 

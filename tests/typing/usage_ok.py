@@ -211,8 +211,10 @@ def writes(scenario: rp.Scenario, character: rp.Character, user_id: str) -> rp.R
     analysis = rp.SessionAnalytics.record(
         session, overall_score=7.5, communication_score=8, objection_handling_score=7,
         rapport_building_score=6, closing_technique_score=8,
-        conversation_flow_analysis="Clear ask at the end.")
+        conversation_flow_analysis="Clear ask at the end.",
+        key_moments=[{"timestamp": "00:10", "description": "Asked for two minutes"}])
     te.assert_type(analysis, rp.SessionAnalytics)
+    analysis_fields(analysis)
     te.assert_type(session.reload(), rp.RoleplaySession)
     te.assert_type(session.to_api_dict(), dict[str, Any])
     te.assert_type(session.to_mongo(), SON[str, Any])
@@ -236,6 +238,22 @@ def writes(scenario: rp.Scenario, character: rp.Character, user_id: str) -> rp.R
         load_bulk=False), list[ObjectId])
     te.assert_type(tip.delete(), None)
     return session
+
+
+def analysis_fields(analysis: rp.SessionAnalytics) -> None:
+    te.assert_type(analysis.session_id, str)
+    te.assert_type(analysis.scenario, rp.Scenario)
+    te.assert_type(analysis.user_id, str)
+    te.assert_type(analysis.overall_score, float)
+    te.assert_type(analysis.strengths, list[str])
+    te.assert_type(analysis.key_moments, list[rp.KeyMoment])
+    for moment in analysis.key_moments:
+        te.assert_type(moment.id, ObjectId)
+        te.assert_type(moment.score_impact, float)
+    te.assert_type(analysis.analyzed_at, datetime.datetime)
+    te.assert_type(analysis.analysis_version, str)
+    te.assert_type(rp.SessionAnalytics.objects.for_user("u").first(), rp.SessionAnalytics | None)
+    te.assert_type(rp.SessionAnalytics.objects.summary(), dict[str, Any])
 
 
 def exercise(scenario: rp.Scenario, character: rp.Character, tip: rp.RoleplayTip) -> None:
