@@ -16,6 +16,7 @@ from .web import UNAVAILABLE, ErrorAnswer, OutageLog, error_answer, find_or_not_
 
 __all__ = ("MIDDLEWARE", "RoleplayErrorsMiddleware", "RoleplayModelsConfig", "get_or_404")
 
+#: The line a project adds to its ``MIDDLEWARE`` setting.
 MIDDLEWARE = "roleplay_models.django.RoleplayErrorsMiddleware"
 
 

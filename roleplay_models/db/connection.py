@@ -33,6 +33,7 @@ __all__ = (
     "with_database",
 )
 
+#: Where :func:`connect` goes without a URI and without ``$MONGODB_URI``.
 DEFAULT_URI = "mongodb://localhost:27017/roleplay"
 EMBEDDED_SCHEME = "mongomock://"
 SRV_SCHEME = "mongodb+srv://"

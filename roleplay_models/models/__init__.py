@@ -12,5 +12,6 @@ from .tip import RoleplayTip
 
 __all__ = ("MODELS",)
 
+#: The five models, in the order their collections are listed and audited.
 MODELS = (Scenario, Character, RoleplaySession, SessionAnalytics, RoleplayTip)
 declare_models(*MODELS)

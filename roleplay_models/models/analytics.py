@@ -36,6 +36,7 @@ __all__ = ("KeyMoment", "SessionAnalytics", "SessionAnalyticsQuerySet", "SCORE_F
 
 COPIED_FROM_SESSION = ("session_id", "scenario", "user_id")
 
+#: The five scores of an analysis, each from 1 to 10.
 SCORE_FIELDS = (
     "overall_score",
     "communication_score",

@@ -52,8 +52,10 @@ __all__ = (
     "as_turn_id",
 )
 
+#: A session's statuses; ``completed`` and ``ended`` are final.
 SESSION_STATUSES = ("active", "completed", "paused", "ended")
 FINAL_STATUSES = ("completed", "ended")
+#: Who speaks a turn: the rep (``user``) or the AI prospect (``assistant``).
 SPEAKER_ROLES = ("user", "assistant")
 
 # target status -> the statuses it may be reached from
@@ -197,23 +199,28 @@ class RoleplaySession(RoleplayDocument):
     api_hidden = ("paused_at", "paused_seconds", "last_turn_at")
     api_private = ("metadata",)  # where the rep connected from: not for every listing
     _history_loaded = True  # False for a session from live(), loaded without its history
-    # What this object's last start(), add_turn() or transition found (see WriteOutcome).
+    #: What this object's last start(), add_turn() or transition found (None before any).
     last_outcome: WriteOutcome | None = None
     objects: ClassVar[RoleplaySessionQuerySet]
 
     def reload(self, *fields: str, **kwargs: Any) -> Self:
+        """Read the session again from the server (all of it, history included, unless
+        ``fields`` are named)."""
         reloaded = super().reload(*fields, **kwargs)
         if not fields:
             self._history_loaded = True
         return reloaded
 
     def to_api_dict(self, private: bool = False) -> dict[str, Any]:
+        """The session as the frontend's JSON; refused (ValueError) for a session from
+        :meth:`RoleplaySessionQuerySet.live`, which holds no history."""
         if not self._history_loaded:
             raise ValueError("a live() session holds no history; read its JSON with "
                              "RoleplaySession.objects(pk=session.pk).api_dicts()")
         return super().to_api_dict(private=private)
 
     def clean(self) -> None:
+        """Refuse a history longer than the turn limit (:func:`~roleplay_models.configure_limits`)."""
         most = current_limits().turns_per_session
         history = self._data.get("conversation_history")  # as stored: nothing to load
         if isinstance(history, (list, tuple)) and len(history) > most:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ("RoleplayTip", "RoleplayTipQuerySet", "TIP_CATEGORIES", "DIFFICULTY_LEVELS")
 
+#: The categories a tip may have (``RoleplayTip.category``).
 TIP_CATEGORIES = (
     "objection_handling",
     "rapport_building",
@@ -31,6 +32,7 @@ TIP_CATEGORIES = (
     "discovery",
     "presentation",
 )
+#: The levels a tip is written for (``RoleplayTip.difficulty_level``).
 DIFFICULTY_LEVELS = ("beginner", "intermediate", "advanced")
 
 

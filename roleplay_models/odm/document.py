@@ -112,6 +112,7 @@ class KeepsUnknownFields:
     """
 
     def to_mongo(self, *args: Any, **kwargs: Any) -> Any:
+        """mongoengine's SON, with the keys this package does not model written back."""
         son = super().to_mongo(*args, **kwargs)  # type: ignore[misc]
         if not kwargs.get("fields"):
             add_unknown_keys(son, self._data, self._fields)  # type: ignore[attr-defined]
@@ -124,6 +125,7 @@ class StoresLikeMongoose:
     document with nothing in it (mongoose's ``minimize``)."""
 
     def to_mongo(self, *args: Any, **kwargs: Any) -> Any:
+        """mongoengine's SON, with empty embedded documents left out as mongoose does."""
         son = super().to_mongo(*args, **kwargs)  # type: ignore[misc]
         for name in self._minimized_fields():
             stored = self._fields[name].db_field  # type: ignore[attr-defined]
@@ -197,12 +199,16 @@ class RoleplayEmbeddedDocument(BuiltThroughFastPaths, KeepsUnknownFields, Untype
 
     @takes_fast_paths
     def validate(self, clean: bool = True) -> None:
+        """mongoengine's validation, with its result and its words (through the fast paths
+        when every field is plain); ValidationError names each field refused."""
         layout = layout_of(type(self))
         if layout is None or not layout.plain or not fast_paths.validate(self, layout, clean):
             super().validate(clean=clean)
 
     @takes_fast_paths
     def to_mongo(self, use_db_field: bool = True, fields: Any = None) -> SON[str, Any]:
+        """The SON that is stored, as mongoengine encodes it (through the fast paths when
+        every field is plain)."""
         layout = layout_of(type(self))
         if layout is None or not layout.plain or not use_db_field or fields:
             return super().to_mongo(use_db_field=use_db_field, fields=fields)

@@ -10,7 +10,9 @@ from .filters import as_positive_int
 
 __all__ = ("MAX_LIMIT", "MAX_PAGE", "Page", "page_bounds")
 
+#: The most rows a page may hold (``limit``).
 MAX_LIMIT = 100
+#: The highest page number a request may ask for.
 MAX_PAGE = 10_000
 T = TypeVar("T")
 
@@ -26,6 +28,7 @@ class Page(Generic[T]):
 
     @property
     def pages(self) -> int:
+        """How many pages of ``limit`` rows the ``total`` makes (0 when nothing matched)."""
         return math.ceil(self.total / self.limit) if self.total else 0
 
     def as_dict(self) -> dict[str, Any]:
