@@ -12,17 +12,19 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bson import DBRef
+from bson import DBRef, ObjectId
 from bson.codec_options import DatetimeConversion
 from bson.regex import Regex
-from mongoengine import Document, ValidationError
-from mongoengine.base.document import NON_FIELD_ERRORS
+from mongoengine import Document, ValidationError, signals
+from mongoengine.base import BaseDocument
 from mongoengine.errors import InvalidDocumentError, MongoEngineException
-from mongoengine.fields import EmbeddedDocumentField, ListField, ReferenceField
+from mongoengine.fields import EmbeddedDocumentField, ListField, ObjectIdField, ReferenceField
 from pymongo.errors import OperationFailure
 
 from .db.server import server_facts
 from .models import MODELS
+from .odm import _mongoengine as me
+from .odm.fast_paths import EmbeddedListField, layout_of
 from .odm.fields import loading_from_database
 
 __all__ = (
@@ -202,7 +204,7 @@ def _broken_rules(error: Any, owner: Any, path: str = "") -> Iterator[tuple[str,
     for key, sub in errors.items():
         if isinstance(key, int):  # a position in a list: every position is grouped as []
             sub_path, child = path + "[]", getattr(owner, "field", None)
-        elif key == NON_FIELD_ERRORS:
+        elif key == me.WHOLE_DOCUMENT_ERRORS:
             sub_path, child = path or WHOLE_DOCUMENT, None
         else:
             stored, child = _stored_name(owner, str(key))
@@ -247,6 +249,199 @@ def _refusals(model: Any, raw: dict[str, Any]) -> set[tuple[str, str]]:
         left_out = {field for field, _ in broken}  # their values were not loaded
         broken.update(pair for pair in _broken_rules(err, model) if pair[0] not in left_out)
     return broken
+
+
+# --- documents that break no rule, told without building them ------------------------------
+#
+# Loading a stored session and validating it builds a Document per turn: most of an audit's
+# time. A document the checks below pass is one the model's own ``_from_son`` and
+# ``validate()`` would refuse nothing in: each stored value goes through the same field
+# objects' ``to_python``, default and ``validate`` as loading and validating take it, and the
+# classes' own ``clean()`` runs. Anything these checks do not cover, and every value they
+# refuse, goes to :func:`_refusals`, so that the findings are always the model's, word for word.
+
+_PLAIN, _REFERENCE, _EMBEDDED, _EMBEDDED_LIST = range(4)
+
+
+@dataclass(frozen=True)
+class _FieldCheck:
+    name: str
+    stored: str
+    field: Any
+    kind: int
+    assigned: Callable[[Any], Any] | None = None  # a plain field's step before its setter's
+    inner: _ClassCheck | None = None  # an embedded document's (or a list item's) checks
+
+
+@dataclass(frozen=True)
+class _ClassCheck:
+    cls: Any
+    fields: tuple[_FieldCheck, ...]
+    stored: frozenset[str]  # the stored names of its fields
+    refused_keys: frozenset[str]  # stored keys that make mongoengine's loading do more
+    cleans: bool  # the class has a clean() of its own
+    plain: bool  # every field plain and no clean() of its own: one loop checks it
+
+
+def _takes_object_ids(model: Any) -> bool:
+    return isinstance(model._fields.get(model._meta.get("id_field", "id")), ObjectIdField)
+
+
+def _class_check(cls: Any) -> _ClassCheck | None:
+    """How to check stored documents of ``cls`` without building them, or None when one of
+    its fields is of a kind the checks do not cover (its documents are then all loaded)."""
+    layout = layout_of(cls)
+    if layout is None:
+        return None
+    fields = []
+    for name in me.fields_ordered(cls):
+        slot = layout.slots[name]
+        field, check = slot.field, None
+        if slot.plain:
+            check = _FieldCheck(name, field.db_field, field, _PLAIN, slot.assigned)
+        elif field.validation is not None or field.choices:
+            return None
+        elif (type(field) is ReferenceField and field.default is None
+              and _takes_object_ids(field.document_type)):
+            check = _FieldCheck(name, field.db_field, field, _REFERENCE)
+        elif type(field) is EmbeddedDocumentField:
+            inner = _plain_embedded_check(field.document_type)
+            if inner is not None:
+                check = _FieldCheck(name, field.db_field, field, _EMBEDDED, inner=inner)
+        elif (type(field) is EmbeddedListField and not field.required
+              and field.max_length is None and field.field.validation is None
+              and not field.field.choices):
+            inner = _plain_embedded_check(field.field.document_type)
+            if inner is not None:
+                check = _FieldCheck(name, field.db_field, field, _EMBEDDED_LIST, inner=inner)
+        if check is None:
+            return None
+        fields.append(check)
+    renamed = {name for name, stored in layout.db_field_map.items() if name != stored}
+    return _ClassCheck(
+        cls, tuple(fields), frozenset(check.stored for check in fields),
+        frozenset({me.CLASS_KEY, *me.INIT_OPTIONS, *me.ATTRIBUTE_KEYS, *renamed}) - {"_id"},
+        cls.clean is not BaseDocument.clean,
+        cls.clean is BaseDocument.clean and all(check.kind == _PLAIN for check in fields))
+
+
+def _plain_embedded_check(cls: Any) -> _ClassCheck | None:
+    layout = layout_of(cls)
+    return _class_check(cls) if layout is not None and layout.plain else None
+
+
+def _watched(check: _ClassCheck) -> bool:
+    """Whether a receiver of building (``pre_init``, ``post_init``) may change what loading
+    gives, for ``check``'s class or one inside it."""
+    classes = [check.cls] + [f.inner.cls for f in check.fields if f.inner is not None]
+    return any(next(iter(signal.receivers_for(cls)), None) is not None
+               for signal in (signals.pre_init, signals.post_init) for cls in classes)
+
+
+def _default(field: Any) -> Any:
+    """What a document built with None in ``field`` holds there (mongoengine's ``__set__``)."""
+    if field.null or field.default is None:
+        return None
+    return field.default() if callable(field.default) else field.default
+
+
+def _breaks_nothing(check: _ClassCheck, raw: Any) -> bool:
+    """True only if the model's ``_from_son`` and ``validate()`` refuse nothing in ``raw``;
+    False says nothing (:func:`_refusals` decides). Run inside ``loading_from_database()``."""
+    if type(raw) is not dict or not check.refused_keys.isdisjoint(raw):
+        return False
+    if check.plain:
+        return _plain_breaks_nothing(check.fields, raw)
+    data: dict[str, Any] | None = {} if check.cleans else None
+    for one in check.fields:
+        field, value = one.field, raw.get(one.stored)
+        checked = False  # an embedded document or list checked as stored
+        try:
+            if value is not None:
+                if one.kind == _PLAIN:
+                    value = field.to_python(value)
+                    if one.assigned is not None:
+                        value = one.assigned(value)
+                elif one.kind == _REFERENCE:
+                    if type(value) is not ObjectId:  # a DBRef or a malformed id: loaded
+                        return False
+                    value = field.to_python(value)
+                elif one.kind == _EMBEDDED:
+                    if not _breaks_nothing(one.inner, value):  # type: ignore[arg-type]
+                        return False
+                    checked = True
+                else:
+                    inner = one.inner
+                    if type(value) is not list or not all(
+                            _breaks_nothing(inner, item)  # type: ignore[arg-type]
+                            for item in value):
+                        return False
+                    checked = True
+            if value is None:  # the default, as the model's setter gives it, checked as built
+                value = _default(field)
+            if value is None:
+                if field.required:
+                    return False
+            elif not checked:
+                me.validate_value(field, value)
+        except Exception:  # a value the field refuses: the model's own path names it
+            return False
+        if data is not None:
+            data[one.name] = value
+    if data is None:
+        return True
+    for key, value in raw.items():  # unmodelled keys, held as stored
+        if key not in check.stored:
+            data[key] = value
+    return _cleans(check.cls, data)
+
+
+def _plain_breaks_nothing(fields: tuple[_FieldCheck, ...], raw: dict[str, Any]) -> bool:
+    """:func:`_breaks_nothing` of a class whose fields are all plain and which has no
+    ``clean()`` of its own (a session's turn): the same steps, in one loop."""
+    validate = me.validate_value
+    try:
+        for one in fields:
+            field = one.field
+            value = raw.get(one.stored)
+            if value is not None:
+                value = field.to_python(value)
+                if one.assigned is not None:
+                    value = one.assigned(value)
+            if value is None:
+                value = _default(field)
+                if value is None:
+                    if field.required:
+                        return False
+                    continue
+            validate(field, value)
+    except Exception:  # a value the field refuses: the model's own path names it
+        return False
+    return True
+
+
+def _cleans(cls: Any, data: dict[str, Any]) -> bool:
+    """Whether the class's own ``clean()`` passes on a document holding ``data`` (embedded
+    documents in it still as stored: a clean() that looks into them fails, and the document
+    is then loaded)."""
+    document = cls.__new__(cls)
+    document._data = data
+    try:
+        cls.clean(document)
+    except Exception:
+        return False
+    return True
+
+
+def _findings(model: Any, check: _ClassCheck | None, raw: dict[str, Any]
+              ) -> set[tuple[str, str]]:
+    """What :func:`_refusals` gives for ``raw``, without loading it when ``check`` finds that
+    it breaks nothing."""
+    if check is not None:
+        with loading_from_database():
+            if _breaks_nothing(check, raw):
+                return set()
+    return _refusals(model, raw)
 
 
 # --- keys no model knows, and references --------------------------------------------------
@@ -400,14 +595,16 @@ def _audit_documents(model: Any, found: ModelAudit, batch_size: int,
                      progress: Callable[[int], None]) -> None:
     shape = _shape(model, KNOWN_EXTRA_KEYS)
     references = _references(model)
+    check = _class_check(model)
     invalid, unknown, missing = _Groups(), _Groups(), _Groups()
     cursor = _read_collection(model).find({}, batch_size=batch_size)
     try:
         for batch in _batches(cursor, batch_size):
             wanted: dict[Any, dict[Any, Any]] = {}
+            quick = check if check is not None and not _watched(check) else None
             for raw in batch:
                 document_id = raw.get("_id")
-                broken = _refusals(model, raw)
+                broken = _findings(model, quick, raw)
                 if broken:
                     found.invalid_documents += 1
                     for key in broken:
