@@ -36,9 +36,14 @@ def timed(action: Callable[[], object]) -> float:
 
 
 def seed(count: int) -> None:
-    """``count`` valid sessions of TURNS turns: one built by the model, stored copies of it."""
-    scenario = rp.Scenario(scenario_id="bench", title="Bench", description="d",
-                           llm_prompt="p").save()
+    """``count`` valid sessions of TURNS turns, in a scenario of their own."""
+    seed_sessions(count, rp.Scenario(scenario_id="bench", title="Bench", description="d",
+                                     llm_prompt="p").save())
+
+
+def seed_sessions(count: int, scenario: rp.Scenario) -> None:
+    """``count`` valid sessions of TURNS turns in ``scenario``: one built by the model,
+    stored copies of it."""
     started = utc_now() - timedelta(hours=1)
     model = rp.RoleplaySession(
         session_id="session_model", scenario=scenario, user_id="rep-bench",
