@@ -306,8 +306,9 @@ class Bench:
         MESession.ensure_indexes()
         # the same indexes on every library's sessions: each one costs every insert
         for collection in ("me_roleplaysessions", "bn_roleplaysessions"):
+            present = [dict(info["key"]) for info in self.db[collection].list_indexes()]
             for info in self.db.roleplaysessions.list_indexes():
-                if info["name"] != "_id_":
+                if dict(info["key"]) not in present:
                     # a name of its own: mongo-java-server drops an index by name from
                     # every collection that has one (bwaldvogel/mongo-java-server#246)
                     self.db[collection].create_index(
