@@ -79,12 +79,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         if data.get("character_id") is not None:
             character = get_or_404(rp.Character.objects,
                                    pk=as_object_id("character_id", data["character_id"]))
+        # a repeat with the same session_id (after a lost reply, say) returns that session
         session = rp.RoleplaySession.start(
             scenario, data.get("user_id"), character=character,
             voice_enabled=data.get("voice_enabled", False),
             metadata={"ip_address": request.remote_addr,
-                      "user_agent": request.headers.get("User-Agent")})
-        return ok(201, session=session.to_api_dict())
+                      "user_agent": request.headers.get("User-Agent")},
+            session_id=data.get("session_id"))
+        created = session.last_outcome is rp.WriteOutcome.STORED
+        return ok(201 if created else 200, session=session.to_api_dict())
 
     @app.get(f"{api}/sessions")
     def sessions() -> Any:

@@ -82,7 +82,7 @@ class RoleplayErrorsMiddleware:
 
     def _respond(self, error: Exception, answer: ErrorAnswer) -> HttpResponse:
         response = JsonResponse(answer.envelope(), status=answer.status)
-        if answer.status == 503:
+        if isinstance(error, ConnectionFailure):  # a busy session (also a 503) is no outage
             self.outages.failed(error)
             response.roleplay_outage = True
         return response

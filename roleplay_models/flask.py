@@ -10,6 +10,7 @@ from bson import ObjectId
 from flask import Flask, g, jsonify
 from flask.json.provider import DefaultJSONProvider
 from mongoengine import Document
+from pymongo.errors import ConnectionFailure
 
 from .db.connection import connect_from_settings, ensure_ready, ping
 from .errors import ServerUnreachable
@@ -71,7 +72,7 @@ def _answer(outages: OutageLog, error: Exception) -> Any:
     answer = error_answer(error)
     if answer is None:  # not one of MAPPED_ERRORS: let Flask's own handling have it
         raise error
-    if answer.status == 503:
+    if isinstance(error, ConnectionFailure):  # a busy session (also a 503) is no outage
         outages.failed(error)
         g.roleplay_outage = True
     return jsonify(answer.envelope()), answer.status

@@ -49,8 +49,11 @@ def scenario(request, scenario_id):
 def start_session(request):
     data = body(request)
     found = get_or_404(rp.Scenario.objects, pk=as_object_id("scenario_id", data.get("scenario_id")))
-    session = rp.RoleplaySession.start(found, data.get("user_id"))
-    return ok(201, session=session.to_api_dict())
+    # a repeat with the same session_id (after a lost reply, say) returns that session
+    session = rp.RoleplaySession.start(found, data.get("user_id"),
+                                       session_id=data.get("session_id"))
+    created = session.last_outcome is rp.WriteOutcome.STORED
+    return ok(201 if created else 200, session=session.to_api_dict())
 
 
 def session_json(session):

@@ -33,6 +33,7 @@ from ..odm.limits import current_limits
 from ..odm.queryset import PerSessionQuerySet
 from ..odm.references import reference_id
 from ..odm.timestamps import UPDATED
+from ..odm.uniqueness import DuplicateValue
 from ..odm.writes import Conditional, WriteOutcome, retried_once, set_or_unset, update_if
 from .character import Character
 from .scenario import Scenario
@@ -65,8 +66,8 @@ TRANSITIONS = {
     "ended": ("active", "paused"),
     "completed": ("active", "paused"),
 }
-# A transition is retried this often when another writer changed the session first.
-MAX_TRANSITION_ATTEMPTS = 20
+# A transition or a turn is tried this often when another writer changed the session first.
+MAX_ATTEMPTS = 20
 MAX_TURN_ID_CHARS = 128
 LIFECYCLE_FIELDS = ("status", "start_time", "end_time", "total_duration", "paused_at",
                     "paused_seconds", "last_turn_at")
@@ -256,6 +257,7 @@ class RoleplaySession(RoleplayDocument):
         if session_id is None:
             session_id = f"session_{uuid.uuid4().hex}"
         session = cls(
+            id=ObjectId(),  # a repeat of the insert meets the _id index, which always exists
             session_id=session_id,
             scenario=scenario,
             character=character,
@@ -267,8 +269,12 @@ class RoleplaySession(RoleplayDocument):
             retried_once(lambda: session.save(force_insert=True), f"session {session_id}")
         except NotUniqueError:
             existing = cls.objects.by_session_id(session_id).first()
-            if existing is None or not existing._started_as(session):
+            if existing is None:
                 raise
+            if not existing._started_as(session):
+                raise DuplicateValue(
+                    f"session_id {preview(session_id)} already exists for another user, scenario"
+                    " or character", fields=("session_id",), values=(session_id,)) from None
             existing.last_outcome = WriteOutcome.ALREADY_STORED
             return existing
         session.last_outcome = WriteOutcome.STORED
@@ -289,7 +295,9 @@ class RoleplaySession(RoleplayDocument):
         entry's ``_id``: a turn is stored once per id, so repeating a request
         whose reply was lost returns the entry stored the first time
         (``last_outcome`` is ``ALREADY_STORED``) and adds nothing, even after
-        the session ended. The update carries just the new entry, whatever the
+        the session ended; the same id with another role, text or audio duration is
+        refused with :class:`~roleplay_models.odm.uniqueness.DuplicateValue` (a
+        NotUniqueError). The update carries just the new entry, whatever the
         history's length, and reads none of it. Raises ValidationError for a bad
         turn (text over the limit's bytes included) or a session that holds the
         most turns allowed, and :class:`SessionNotActive` when the session is
@@ -312,37 +320,56 @@ class RoleplaySession(RoleplayDocument):
                         "$max": {"last_turn_at": now}, "$set": {UPDATED: now}},
             )
 
-        now = update_if(self._get_collection(), self._require_pk(), push)
-        if now is None:
-            return self._turn_already_stored(entry_id, most)
-        entry = ConversationEntry(id=entry_id, role=role, text=text,
-                                  audio_duration=audio_duration, timestamp=now)
-        self._remember_turn(entry)
-        last_turn_at = now if self.last_turn_at is None else max(self.last_turn_at, now)
-        self._set_clean(updated_at=now, last_turn_at=last_turn_at)
-        self.last_outcome = WriteOutcome.STORED
-        return entry
+        collection = self._get_collection()
+        for _ in range(MAX_ATTEMPTS):
+            now = update_if(collection, self._require_pk(), push)
+            if now is not None:
+                entry = ConversationEntry(id=entry_id, role=role, text=text,
+                                          audio_duration=audio_duration, timestamp=now)
+                self._remember_turn(entry)
+                last_turn_at = now if self.last_turn_at is None else max(self.last_turn_at, now)
+                self._set_clean(updated_at=now, last_turn_at=last_turn_at)
+                self.last_outcome = WriteOutcome.STORED
+                return entry
+            stored = self._stored_turn(entry_id)
+            if stored is not None:
+                if (stored.role, stored.text, stored.audio_duration) != (role, text, audio_duration):
+                    raise DuplicateValue(
+                        f"turn_id {preview(turn_id)} already names another turn of session "
+                        f"{self.session_id}", fields=("turn_id",), values=(turn_id,))
+                self._remember_turn(stored)
+                self.last_outcome = WriteOutcome.ALREADY_STORED
+                return stored
+            self._reload_lifecycle()
+            if self.status != "active":
+                raise SessionNotActive(f"session {self.session_id} is {self.status}; "
+                                       "turns are accepted only while active")
+            if self._holds_turns(most):
+                raise ValidationError(
+                    f"session {self.session_id} holds the most turns allowed ({most})",
+                    field_name="conversation_history")
+            # paused and resumed by another writer meanwhile: push again
+        raise ConcurrentModification(
+            f"session {self.session_id} changed {MAX_ATTEMPTS} times during add_turn")
 
-    def _turn_already_stored(self, entry_id: ObjectId, most: int) -> ConversationEntry:
-        """The entry ``entry_id`` when it is stored already; otherwise why the push was refused."""
+    def _stored_turn(self, entry_id: ObjectId) -> ConversationEntry | None:
+        """The entry ``entry_id`` as stored, or None; the rest of the history is not read."""
         pipeline = [{"$match": {"_id": self.pk}}, {"$unwind": "$conversation_history"},
                     {"$match": {"conversation_history._id": entry_id}},
                     {"$project": {"conversation_history": 1}}]
         found = next(iter(self._get_collection().aggregate(pipeline)), None)
-        if found is not None:
-            with loading_from_database():
-                entry = ConversationEntry._from_son(found["conversation_history"])
-            self._remember_turn(entry)
-            self.last_outcome = WriteOutcome.ALREADY_STORED
-            return cast(ConversationEntry, entry)
-        self._reload_lifecycle()
-        if self.status == "active":
-            raise ValidationError(
-                f"session {self.session_id} holds the most turns allowed ({most})",
-                field_name="conversation_history")
-        raise SessionNotActive(
-            f"session {self.session_id} is {self.status}; turns are accepted only while active"
-        )
+        if found is None:
+            return None
+        with loading_from_database():
+            return cast(ConversationEntry,
+                        ConversationEntry._from_son(found["conversation_history"]))
+
+    def _holds_turns(self, count: int) -> bool:
+        """Whether the stored history holds at least ``count`` turns (none of them is read)."""
+        pipeline = [{"$match": {"_id": self.pk}},
+                    {"$match": {f"conversation_history.{count - 1}": {"$exists": True}}},
+                    {"$project": {"_id": 1}}]
+        return next(iter(self._get_collection().aggregate(pipeline)), None) is not None
 
     def _remember_turn(self, entry: ConversationEntry) -> None:
         """Add a stored entry to the loaded history (if loaded), without marking it changed."""
@@ -391,7 +418,9 @@ class RoleplaySession(RoleplayDocument):
         """Make the session ``target``: STORED when this call did, ALREADY_STORED (and no
         write) when it already was, InvalidTransition when its status does not allow it."""
         allowed_from = TRANSITIONS[target]
-        for _ in range(MAX_TRANSITION_ATTEMPTS):
+        if self.status == target:
+            self._reload_lifecycle()  # what this object last saw may be old news
+        for _ in range(MAX_ATTEMPTS):
             if self.status == target:
                 self.last_outcome = WriteOutcome.ALREADY_STORED
                 return self.last_outcome
@@ -408,7 +437,7 @@ class RoleplaySession(RoleplayDocument):
                 return self.last_outcome
             self._reload_lifecycle()  # someone else changed it first (or our lost reply did)
         raise ConcurrentModification(
-            f"session {self.session_id} changed {MAX_TRANSITION_ATTEMPTS} times during {target}"
+            f"session {self.session_id} changed {MAX_ATTEMPTS} times during {target}"
         )
 
     def _transition_update(self, target: str, now: datetime) -> Conditional:

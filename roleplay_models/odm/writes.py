@@ -78,36 +78,26 @@ def update_if(
     """Apply the update ``build(now)`` gives if the stored document matches its filter;
     returns the ``now`` it was built for, or None when the document did not match.
 
-    ``now`` is read once the document's lock is held, so no write that this one
-    waited for carries a later time. Where single-document updates are atomic
-    this is one update, filtered. Elsewhere the write holds the document's
-    lease (see :mod:`roleplay_models.db.locks`): the server evaluates the same
-    filter on the document found by ``_id`` (FerretDB v1 finds a document by
-    ``_id`` alone through its key, and scans the collection for any other
-    filter), then the update is sent by ``_id``. Sent once more after a lost
-    reply (see :func:`retried_once`): a repeat does not match.
+    One update, filtered by ``_id`` and the filter, which the server checks as it applies
+    it. Where single-document updates are not atomic (FerretDB v1) the write holds the
+    document's lease (see :mod:`roleplay_models.db.locks`), so no other writer through
+    this package changes the document between that check and the write; ``now`` is read
+    once the lease is held, so no write that this one waited for carries a later time.
+    Sent once more after a lost reply (see :func:`retried_once`): the repeat does not
+    match what the first one stored, and neither does a first attempt that reaches the
+    server late. Left open on such a server: a late first attempt that runs at the very
+    moment its repeat does.
     """
 
     def attempt() -> datetime | None:
-        with document_write_lock(collection, document_id) as locked:
+        with document_write_lock(collection, document_id):
             now = utc_now()
             conditional = build(now)
-            if not locked:  # the server applies the filtered update atomically
-                result = collection.update_one({"_id": document_id, **conditional.filter},
-                                               conditional.update)
-            elif _matches(collection, document_id, conditional.filter):
-                result = collection.update_one({"_id": document_id}, conditional.update)
-            else:
-                return None
+            result = collection.update_one({"_id": document_id, **conditional.filter},
+                                           conditional.update)
         return now if result.matched_count == 1 else None
 
     return retried_once(attempt, f"the update of {collection.name} {document_id}")
-
-
-def _matches(collection: Any, document_id: Any, query: Mapping[str, Any]) -> bool:
-    """Whether the stored document ``document_id`` matches ``query``, as the server judges."""
-    pipeline = [{"$match": {"_id": document_id}}, {"$match": query}, {"$project": {"_id": 1}}]
-    return next(iter(collection.aggregate(pipeline)), None) is not None
 
 
 def set_or_unset(cls: Any, changes: Mapping[str, Any]) -> dict[str, Any]:

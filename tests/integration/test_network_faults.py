@@ -145,7 +145,8 @@ def test_a_session_started_while_replies_are_lost_is_stored_once(proxy):
     assert session.last_outcome is WriteOutcome.ALREADY_STORED
     proxy.delay_next(DELAY_SECONDS, command="insert")  # a client retry after a timeout
     again = RoleplaySession.start(scenario, "rep", session_id="session-fixed")
-    assert again.pk == session.pk
+    assert proxy.faults()["reset_after_request"] == proxy.faults()["delay_forward"] == 1
+    assert again.pk == session.pk and again.last_outcome is WriteOutcome.ALREADY_STORED
     assert RoleplaySession.objects(session_id="session-fixed").count() == 1
 
 
@@ -186,32 +187,37 @@ def test_patches_retried_with_their_turn_ids_through_several_app_processes_store
 ):
     pytest.importorskip("flask")
     scenario = builders.scenario().save()
-    session = RoleplaySession.start(scenario, "rep")
     uri = proxy.uri + "&" + "&".join(f"{key}={value}" for key, value in CLIENT_OPTIONS.items())
     apps = [App("flask", uri) for _ in range(3)]
+    answers: Counter[int] = Counter()
+
+    def sent_until_answered(n: int, method: str, path: str, body: dict[str, object]) -> int:
+        for attempt in range(30):  # the frontend: the same request again, to any worker
+            try:
+                status, answer = apps[(n + attempt) % len(apps)].call(method, path, body)
+            except (ConnectionError, http.client.HTTPException):
+                continue
+            answers[status] += 1
+            if status in (200, 201):
+                return status
+            assert status == 503, answer
+        raise AssertionError(f"{method} {path} {body} was never answered")
+
     try:
         proxy.randomize(seed=3, reset=0.08, delay=0.02, delay_seconds=DELAY_SECONDS)
-        answers: Counter[int] = Counter()
+        for n in range(3):  # the start, repeated as a client would after a 503 or a reset
+            sent_until_answered(n, "POST", "/sessions", {
+                "scenario_id": str(scenario.pk), "user_id": "rep", "session_id": "session-http"})
         for n in range(60):
-            body = {"turn": {"role": "user", "text": f"turn {n}"}, "turn_id": f"turn-{n}"}
-            for attempt in range(30):  # the frontend: the same request again, to any worker
-                try:
-                    status, answer = apps[(n + attempt) % len(apps)].call(
-                        "PATCH", f"/sessions/{session.session_id}", body)
-                except (ConnectionError, http.client.HTTPException):
-                    continue
-                answers[status] += 1
-                if status == 200:
-                    break
-                assert status == 503, answer
-            else:
-                raise AssertionError(f"turn {n} was never answered")
+            sent_until_answered(n, "PATCH", "/sessions/session-http", {
+                "turn": {"role": "user", "text": f"turn {n}"}, "turn_id": f"turn-{n}"})
         proxy.calm()
     finally:
         for app in apps:
             app.stop()
-    history = RoleplaySession._get_collection().find_one({"_id": session.pk})[
-        "conversation_history"]
+    (stored,) = RoleplaySession._get_collection().find({})
     print(f"\nfaults injected: {proxy.faults()}; answers: {dict(answers)}")
     assert sum(proxy.faults().values()) > 0
-    assert [turn["text"] for turn in history] == [f"turn {n}" for n in range(60)]
+    assert stored["session_id"] == "session-http"
+    assert [turn["text"] for turn in stored["conversation_history"]] == [
+        f"turn {n}" for n in range(60)]

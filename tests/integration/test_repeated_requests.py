@@ -12,6 +12,7 @@ import roleplay_models
 from roleplay_models import RoleplaySession, SessionNotActive, WriteOutcome, server_facts
 from roleplay_models.db.locks import LEASE_COLLECTION
 from roleplay_models.models.session import as_turn_id
+from roleplay_models.odm.uniqueness import DuplicateValue
 from roleplay_models.testing import CommandLog
 
 import builders
@@ -102,7 +103,7 @@ def test_a_transition_asked_again_is_done_already_and_writes_nothing(session, lo
     assert session.end() is WriteOutcome.STORED
     with log.recording():
         assert session.end() is WriteOutcome.ALREADY_STORED
-    assert log.commands == []
+    assert log.names == ["find"]  # the status read again, nothing written
 
 
 def test_a_turn_sends_the_same_commands_at_ten_and_at_three_hundred_turns(session, log):
@@ -114,17 +115,50 @@ def test_a_turn_sends_the_same_commands_at_ten_and_at_three_hundred_turns(sessio
         with log.recording():
             session.add_turn("user", "x")
         sizes[count] = [(next(iter(c)), len(str(c))) for c in log.commands]
-        if atomic:  # one conditional update, its filter evaluated by the server
-            assert log.names == ["update"]
-            (update,) = log.commands[0]["updates"]
-            assert update["q"]["$nor"] and update["q"]["status"] == "active"
-        else:  # a lease around one aggregation that evaluates the same filter, and the update
-            assert log.names == ["insert", "aggregate", "update", "delete"]
-            assert log.commands[0]["insert"] == log.commands[3]["delete"] == LEASE_COLLECTION
-            match_id, match_filter, _ = log.commands[1]["pipeline"]
-            assert match_id == {"$match": {"_id": session.pk}}
-            assert match_filter["$match"]["$nor"] and match_filter["$match"]["status"] == "active"
-            assert [u["q"] for u in log.commands[2]["updates"]] == [{"_id": session.pk}]
+        # one conditional update, its filter checked by the server as it applies it; where
+        # updates are not atomic, inside a lease (a lock document inserted and deleted)
+        names = ["update"] if atomic else ["insert", "update", "delete"]
+        assert log.names == names
+        (update,) = log.commands[names.index("update")]["updates"]
+        assert update["q"]["_id"] == session.pk and update["q"]["status"] == "active"
+        assert update["q"]["$nor"] == [{"conversation_history._id": update["u"]["$push"][
+            "conversation_history"]["_id"]}]
+        if not atomic:
+            assert log.commands[0]["insert"] == log.commands[2]["delete"] == LEASE_COLLECTION
     # the same commands with values of the same length (ids, times): no history in any of them
     assert [name for name, _ in sizes[10]] == [name for name, _ in sizes[300]]
     assert all(abs(a - b) <= 8 for (_, a), (_, b) in zip(sizes[10], sizes[300], strict=True))
+
+
+def test_a_turn_id_given_again_with_another_turn_is_refused_and_nothing_is_written(session):
+    session.add_turn("user", "Hello", turn_id="t-1")
+    before = stored(session)
+    for role, text, audio in [("assistant", "Hello", None), ("user", "Hi", None),
+                              ("user", "Hello", 1.5)]:
+        with pytest.raises(DuplicateValue, match="turn_id 't-1' already names another turn"):
+            session.add_turn(role, text, audio_duration=audio, turn_id="t-1")
+    assert stored(session) == before
+
+
+def test_a_transition_is_not_taken_as_done_on_what_this_object_saw_long_ago(session):
+    mine = RoleplaySession.objects.live(session.session_id)
+    assert mine.pause() is WriteOutcome.STORED
+    assert RoleplaySession.objects.live(session.session_id).resume() is WriteOutcome.STORED
+    assert mine.pause() is WriteOutcome.STORED  # it was active again: paused anew
+    assert stored(session)["status"] == "paused"
+
+
+def test_a_turn_refused_while_paused_goes_in_once_another_writer_resumed(session, monkeypatch):
+    other = RoleplaySession.objects.live(session.session_id)
+    other.pause()
+    real_reload = RoleplaySession._reload_lifecycle
+
+    def resumed_by_another_writer_first(self):
+        if stored(session)["status"] == "paused":
+            other.resume()
+        real_reload(self)
+
+    monkeypatch.setattr(RoleplaySession, "_reload_lifecycle", resumed_by_another_writer_first)
+    entry = session.add_turn("user", "Still there?")
+    assert session.last_outcome is WriteOutcome.STORED
+    assert turn_ids(session) == [entry.id]

@@ -124,7 +124,7 @@ def test_get_or_404_finds_refuses_operators_and_is_not_found_for_a_malformed_id(
             find_or_not_found(roleplay_models.Scenario.objects, scenario_id=value)
 
 
-def test_flask_answers_the_packages_errors_with_the_envelope(embedded):
+def test_flask_answers_the_packages_errors_with_the_envelope(embedded, caplog):
     flask = pytest.importorskip("flask")
     from roleplay_models.flask import get_or_404, init_app
 
@@ -133,7 +133,8 @@ def test_flask_answers_the_packages_errors_with_the_envelope(embedded):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", roleplay_models.IndexRefusedWarning)
         init_app(app)
-    raised = {"duplicate": NotUniqueError(NOT_UNIQUE_ON_MONGODB), "bug": RuntimeError("bug")}
+    raised = {"duplicate": NotUniqueError(NOT_UNIQUE_ON_MONGODB), "bug": RuntimeError("bug"),
+              "busy": roleplay_models.ConcurrentModification("roleplaysessions:1 stayed locked")}
 
     @app.get("/scenarios/<scenario_id>")
     def scenario(scenario_id):
@@ -152,6 +153,11 @@ def test_flask_answers_the_packages_errors_with_the_envelope(embedded):
     assert answer.status_code == 409
     assert answer.json["error"] == "a document with this scenario_id already exists"
     assert client.get("/raise/bug").status_code == 500  # not the glue's to answer
+    caplog.set_level(logging.INFO, logger="roleplay_models.web")
+    answer = client.get("/raise/busy")
+    assert (answer.status_code, answer.json["error"]) == (503, BUSY)
+    # a busy session is not an outage of the database
+    assert [r for r in caplog.records if r.name == "roleplay_models.web"] == []
 
 
 def test_an_outage_is_logged_once_with_the_cause_and_no_password(caplog):
