@@ -392,10 +392,22 @@ class SaveSteps:
         with _duplicates_raised_as(self.duplicate_key_error, doc):
             return super()._save_create(doc, *args, **kwargs)  # type: ignore[misc]
 
-    def _save_update(self, doc: Any, *args: Any, **kwargs: Any) -> Any:
+    def _save_update(self, doc: Any, save_condition: Any = None, write_concern: Any = None
+                     ) -> Any:
+        # mongoengine upserts a loaded document that is gone (another writer deleted it),
+        # writing only the changed fields: a partial document no model would accept. Sent
+        # with a condition (none but the _id), the update matches nothing instead.
         self.before_write(doc)
         with _duplicates_raised_as(self.duplicate_key_error, doc):
-            return super()._save_update(doc, *args, **kwargs)  # type: ignore[misc]
+            try:
+                return super()._save_update(  # type: ignore[misc]
+                    doc, {} if save_condition is None else save_condition, write_concern)
+            except mongoengine.errors.SaveConditionError:
+                if save_condition is not None:
+                    raise
+                raise self.DoesNotExist(  # type: ignore[attr-defined]
+                    f"{type(self).__name__} {doc['_id']} no longer exists; nothing was saved"
+                ) from None
 
 
 def is_duplicate_key(error: BaseException) -> bool:

@@ -40,7 +40,8 @@ def test_start_names_the_session_id(db, monkeypatch):
     with pytest.raises(NotUniqueError) as refused:
         RoleplaySession.start(scenario, user_id="rep-2")
     # at most 40 characters of a value are quoted
-    assert str(refused.value) == f"session_id {preview(f'session_{fixed.hex}')} already exists"
+    assert str(refused.value) == (f"session_id {preview(f'session_{fixed.hex}')} already exists"
+                                  " for another user, scenario or character")
     assert refused.value.values == (f"session_{fixed.hex}",)
     assert RoleplaySession.objects.count() == 1
 

@@ -131,3 +131,13 @@ def test_a_new_document_is_validated_whole(db):
     with pytest.raises(ValidationError, match="description"):
         Scenario(scenario_id="new", title="T", description="   ", llm_prompt="P").save()
     assert Scenario.objects.count() == 0
+
+
+def test_saving_a_document_another_writer_deleted_is_refused_and_creates_nothing(db):
+    raw = insert_scenario(db)
+    scenario = Scenario.objects.get(pk=raw["_id"])
+    db[Scenario._meta["collection"]].delete_one({"_id": raw["_id"]})
+    scenario.is_active = False
+    with pytest.raises(Scenario.DoesNotExist, match="no longer exists"):
+        scenario.save()
+    assert db[Scenario._meta["collection"]].count_documents({}) == 0

@@ -12,7 +12,6 @@ import zlib
 
 import bson
 import pytest
-from faultproxy import FAULT_KINDS, FaultProxy, command_name, proxied_uri
 from pymongo import MongoClient
 from pymongo.errors import (
     AutoReconnect,
@@ -22,6 +21,7 @@ from pymongo.errors import (
 )
 
 from conftest import TEST_DB_PREFIX, with_database
+from faultproxy import FAULT_KINDS, FaultProxy, command_name, proxied_uri
 
 # Small timeouts keep each test quick; no retries, so every fault reaches the caller.
 OPTIONS = {"serverSelectionTimeoutMS": 2000, "connectTimeoutMS": 1000, "socketTimeoutMS": 500,

@@ -11,12 +11,12 @@ import sys
 from typing import Any
 
 import pytest
-from served_apps import EXAMPLES, SITE, App, served
 
 import roleplay_models as rp
 
 import builders
 from conftest import TEST_DB_PREFIX, start_test_server, with_database
+from served_apps import EXAMPLES, SITE, App, served
 
 pytest.importorskip("flask")
 pytest.importorskip("django")
