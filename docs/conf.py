@@ -21,7 +21,7 @@ autodoc_typehints = "description"
 autodoc_class_signature = "separated"
 autodoc_default_options = {"show-inheritance": False}
 # Set True once every public name has a docstring: each one without becomes a build error.
-reference_require_docstrings = False
+reference_require_docstrings = True
 # mongoengine and pymongo objects are described by their own sites, not by this one
 nitpicky = False
 exclude_patterns = ["_build"]

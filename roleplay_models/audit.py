@@ -61,6 +61,7 @@ class AuditFinding:
     first_ids: list[Any] = dataclasses.field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
+        """This finding in the audit's JSON shape (ids as hex strings)."""
         return {"field": self.field, "rule": self.rule, "count": self.count,
                 "first_ids": [_plain(i) for i in self.first_ids]}
 
@@ -76,6 +77,7 @@ class DuplicateValue:
     first_ids: list[Any]
 
     def as_json(self) -> dict[str, Any]:
+        """This duplicate in the audit's JSON shape (the value and ids as JSON holds them)."""
         return {"field": self.field, "value": _plain(self.value), "count": self.count,
                 "first_ids": [_plain(i) for i in self.first_ids]}
 
@@ -91,6 +93,7 @@ class IndexFinding:
     note: str = ""
 
     def as_json(self) -> dict[str, Any]:
+        """This index in the audit's JSON shape: its keys as ``[name, direction]`` pairs."""
         return {"keys": [[name, direction] for name, direction in self.keys],
                 "counted": self.counted, "note": self.note}
 
@@ -118,6 +121,7 @@ class ModelAudit:
                 + len(self.extra_indexes))
 
     def as_json(self) -> dict[str, Any]:
+        """What was found in this collection, in the audit's JSON shape."""
         return {
             "collection": self.collection,
             "documents": self.documents,
@@ -141,6 +145,7 @@ class AuditReport:
 
     @property
     def problems(self) -> int:
+        """How many findings there are in all the models together."""
         return sum(m.problems for m in self.models)
 
     @property
