@@ -28,7 +28,7 @@ import pytest
 import roleplay_models
 from roleplay_models.db import connection
 from roleplay_models.db.server import ServerFacts
-from roleplay_models.testing import FerretDB, MongoJavaServer, TestServerUnavailable
+from roleplay_models.testing import CommandLog, FerretDB, MongoJavaServer, TestServerUnavailable
 
 TEST_DB_PREFIX = "roleplay_test_"
 REQUIRE_SERVER = os.environ.get("ROLEPLAY_REQUIRE_SERVER") == "1"
@@ -237,6 +237,18 @@ def db(run_database_uri: str) -> Iterator[object]:
     for model in roleplay_models.MODELS:
         database[model._meta["collection"]].delete_many({})
     yield database
+    roleplay_models.disconnect()
+
+
+@pytest.fixture
+def log(db: object, run_database_uri: str) -> Iterator[CommandLog]:
+    """Every command the package sends, recorded on a client connected for the test (``with
+    log.recording():`` keeps only what a block sends)."""
+    listener = CommandLog()
+    client = roleplay_models.connect(run_database_uri, ensure_indexes=False,
+                                     event_listeners=[listener])
+    roleplay_models.server_facts(client)  # asked once per client, before what is measured
+    yield listener
     roleplay_models.disconnect()
 
 

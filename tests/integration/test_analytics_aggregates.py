@@ -8,22 +8,10 @@ import dataclasses
 import pytest
 from mongoengine.errors import LookUpError
 
-import roleplay_models
 from roleplay_models import SessionAnalytics, server_facts
 from roleplay_models.db import server
-from roleplay_models.testing import CommandLog
 
 import builders
-
-
-@pytest.fixture
-def log(db, run_database_uri):
-    listener = CommandLog()
-    client = roleplay_models.connect(run_database_uri, ensure_indexes=False,
-                                     event_listeners=[listener])
-    server_facts(client)
-    yield listener
-    roleplay_models.disconnect()
 
 
 def grouped():

@@ -8,12 +8,10 @@ import pytest
 from bson import ObjectId
 from mongoengine import NotUniqueError, ValidationError
 
-import roleplay_models
 from roleplay_models import RoleplaySession, SessionNotActive, WriteOutcome, server_facts
 from roleplay_models.db.locks import LEASE_COLLECTION
 from roleplay_models.models.session import as_turn_id
 from roleplay_models.odm.uniqueness import DuplicateValue
-from roleplay_models.testing import CommandLog
 
 import builders
 from builders import stored
@@ -24,15 +22,6 @@ def session(db):
     scenario = builders.scenario().save()
     return RoleplaySession.start(scenario, "rep-7", character=builders.character([scenario]).save())
 
-
-@pytest.fixture
-def log(db, run_database_uri):
-    listener = CommandLog()
-    client = roleplay_models.connect(run_database_uri, ensure_indexes=False,
-                                     event_listeners=[listener])
-    server_facts(client)
-    yield listener
-    roleplay_models.disconnect()
 
 
 def turn_ids(session):

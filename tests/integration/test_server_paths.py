@@ -7,23 +7,11 @@ import dataclasses
 import pytest
 from pymongo.errors import OperationFailure
 
-import roleplay_models
 from roleplay_models import RoleplaySession, Scenario, SessionAnalytics, server_facts
 from roleplay_models.db import server
 from roleplay_models.db.locks import LEASE_COLLECTION
-from roleplay_models.testing import CommandLog
 
 import builders
-
-
-@pytest.fixture
-def log(db, run_database_uri):
-    listener = CommandLog()
-    client = roleplay_models.connect(run_database_uri, ensure_indexes=False,
-                                     event_listeners=[listener])
-    server_facts(client)  # asked once per client, before what is measured
-    yield listener
-    roleplay_models.disconnect()
 
 
 def lease_commands(log):
