@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from bson import ObjectId
+from bson.tz_util import utc as BSON_UTC
 from mongoengine import DO_NOTHING
 from mongoengine import fields as me_fields
 from mongoengine.base import BaseField, BaseList
@@ -298,7 +299,7 @@ class UTCDateTimeField(TypedField[T], DateTimeField):
     def _as_utc(value: Any) -> Any:
         if not isinstance(value, datetime.datetime) or value.tzinfo is datetime.timezone.utc:
             return value
-        if value.tzinfo is None:
+        if value.tzinfo is None or value.tzinfo is BSON_UTC:  # pymongo decodes to its own UTC
             return value.replace(tzinfo=datetime.timezone.utc)
         try:
             return value.astimezone(datetime.timezone.utc)
