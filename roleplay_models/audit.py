@@ -24,6 +24,7 @@ from pymongo.errors import OperationFailure
 from .db.server import server_facts
 from .models import MODELS
 from .odm import _mongoengine as me
+from .odm import fields as model_fields
 from .odm.fast_paths import EmbeddedListField, layout_of
 from .odm.fields import loading_from_database
 
@@ -306,10 +307,10 @@ def _class_check(cls: Any) -> _ClassCheck | None:
             check = _FieldCheck(name, field.db_field, field, _PLAIN, slot.assigned)
         elif field.validation is not None or field.choices:
             return None
-        elif (type(field) is ReferenceField and field.default is None
+        elif (type(field) is model_fields.ReferenceField and field.default is None
               and _takes_object_ids(field.document_type)):
             check = _FieldCheck(name, field.db_field, field, _REFERENCE)
-        elif type(field) is EmbeddedDocumentField:
+        elif type(field) is model_fields.EmbeddedDocumentField:
             inner = _plain_embedded_check(field.document_type)
             if inner is not None:
                 check = _FieldCheck(name, field.db_field, field, _EMBEDDED, inner=inner)

@@ -201,9 +201,10 @@ _SHAPES: dict[str, Callable[[], bool]] = {
     "BaseField._validate_choices(value), called by BaseField._validate":
         lambda: ("value" in _parameters(getattr(BaseField, "_validate_choices", None))
                  and "_validate_choices" in _names(BaseField._validate)),
-    "BaseField._auto_dereference (a property)":
+    # a property from 0.28 (no_dereference() per thread), a class attribute before
+    "BaseField._auto_dereference (a property or a bool)":
         lambda: isinstance(inspect.getattr_static(BaseField, "_auto_dereference", None),
-                           property),
+                           (property, bool)),
     "BaseField.to_mongo(value)": lambda: "value" in _parameters(BaseField.to_mongo),
     "BaseList._dereferenced": lambda: getattr(BaseList, "_dereferenced", None) is False,
     "QuerySet._query (a property)":
