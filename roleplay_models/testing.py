@@ -427,7 +427,6 @@ class MongoJavaServer(_ServerProcess):
             return f"listening 127.0.0.1:{self.port}".encode() in log.read()
 
 
-if __name__ == "__main__":
-    from roleplay_models.cli import main
-
-    raise SystemExit(main(["server", *sys.argv[1:]]))
+if __name__ == "__main__":  # a library: the command is the command line's
+    sys.exit("roleplay_models.testing is a library; run `roleplay-models server --help` "
+             "(or `python -m roleplay_models server --help`)")

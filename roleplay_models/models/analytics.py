@@ -30,7 +30,7 @@ from ..odm.fields import (
 )
 from ..odm.queryset import PerSessionQuerySet
 from .scenario import Scenario
-from .session import FINAL_STATUSES, RoleplaySession
+from .statuses import FINAL_STATUSES
 
 __all__ = ("KeyMoment", "SessionAnalytics", "SessionAnalyticsQuerySet", "SCORE_FIELDS")
 
@@ -284,14 +284,17 @@ class SessionAnalytics(RoleplayDocument):
     objects: ClassVar[SessionAnalyticsQuerySet]
 
     @classmethod
-    def record(cls, session: RoleplaySession, **scores_and_findings: Any) -> SessionAnalytics:
-        """Save the analysis of a finished session, copying its id, scenario and user.
+    def record(cls, session: RoleplayDocument, **scores_and_findings: Any) -> SessionAnalytics:
+        """Save the analysis of a finished :class:`~roleplay_models.RoleplaySession` (typed
+        as its base class here: the session module reads its analysis, so it imports this
+        one, not the other way round), copying its id, scenario and user.
 
         Refused with :class:`SessionNotFinished` unless the session is
         completed or ended (as stored now), and with NotUniqueError when the
         session already has an analysis. ``key_moments`` may be given as
         KeyMoment objects or as dicts.
         """
+        finished: Any = session  # a RoleplaySession, as the docstring says
         given = sorted(set(scores_and_findings) & set(COPIED_FROM_SESSION))
         if given:
             raise TypeError(f"record() copies {', '.join(given)} from the session; do not pass them")
@@ -300,15 +303,15 @@ class SessionAnalytics(RoleplayDocument):
         status = type(session).objects(pk=session.pk).scalar("status").first()
         if status not in FINAL_STATUSES:
             raise SessionNotFinished(
-                f"session {session.session_id} is {status}; analyse it once it is completed or ended"
+                f"session {finished.session_id} is {status}; analyse it once it is completed or ended"
             )
         moments = scores_and_findings.pop("key_moments", [])
         if isinstance(moments, list):
             moments = [KeyMoment(**m) if isinstance(m, dict) else m for m in moments]
         analysis = cls(
-            session_id=session.session_id,
-            scenario=session.scenario,
-            user_id=session.user_id,
+            session_id=finished.session_id,
+            scenario=finished.scenario,
+            user_id=finished.user_id,
             key_moments=moments,
             **scores_and_findings,
         )

@@ -37,6 +37,7 @@ from ..odm.uniqueness import DuplicateValue
 from ..odm.writes import Conditional, WriteOutcome, retried_once, set_or_unset, update_if
 from .character import Character
 from .scenario import Scenario
+from .statuses import FINAL_STATUSES, SESSION_STATUSES, TRANSITIONS
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -53,19 +54,9 @@ __all__ = (
     "as_turn_id",
 )
 
-#: A session's statuses; ``completed`` and ``ended`` are final.
-SESSION_STATUSES = ("active", "completed", "paused", "ended")
-FINAL_STATUSES = ("completed", "ended")
 #: Who speaks a turn: the rep (``user``) or the AI prospect (``assistant``).
 SPEAKER_ROLES = ("user", "assistant")
 
-# target status -> the statuses it may be reached from
-TRANSITIONS = {
-    "paused": ("active",),
-    "active": ("paused",),
-    "ended": ("active", "paused"),
-    "completed": ("active", "paused"),
-}
 # A transition or a turn is tried this often when another writer changed the session first.
 MAX_ATTEMPTS = 20
 MAX_TURN_ID_CHARS = 128

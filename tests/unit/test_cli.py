@@ -71,12 +71,16 @@ def test_an_error_in_the_plain_shell_is_not_chained_to_the_missing_ipython():
     assert "IPython" not in done.stderr and "During handling" not in done.stderr
 
 
-def test_python_m_roleplay_models_testing_is_the_server_command():
+def test_python_m_roleplay_models_testing_points_at_the_server_command():
     done = subprocess.run([sys.executable, "-m", "roleplay_models.testing", "--help"],
                           capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("usage: roleplay-models server")
-    assert "--kind {ferretdb,mongo-java-server}" in done.stdout and "--memory" in done.stdout
+    assert done.returncode == 1 and done.stdout == ""
+    assert "run `roleplay-models server --help`" in done.stderr
+    served = subprocess.run([sys.executable, "-m", "roleplay_models", "server", "--help"],
+                            capture_output=True, text=True, timeout=120)
+    assert served.returncode == 0, served.stderr
+    assert served.stdout.startswith("usage: roleplay-models server")
+    assert "--kind {ferretdb,mongo-java-server}" in served.stdout and "--memory" in served.stdout
 
 
 def test_server_refuses_a_data_folder_for_mongo_java_server_and_creates_none(tmp_path):
