@@ -6,6 +6,10 @@ Every response has the frontend's envelope: {"success": true, ...} or
 an unknown id, 400 for invalid input, 409 for a session state conflict or a duplicate, 503
 while the database does not answer; this app adds only the envelope for Flask's own HTTP errors
 (an unknown URL, say) and a 500 for a bug. GET /api/roleplay/ready is the readiness check.
+
+A turn or a status change answers the session's state without its history (and, for a turn,
+the stored entry), so a request sends the same few commands however long the history is;
+GET /api/roleplay/sessions/<session_id> answers the whole session.
 """
 
 from __future__ import annotations
@@ -17,9 +21,26 @@ from werkzeug.exceptions import HTTPException
 
 import roleplay_models as rp
 from roleplay_models.flask import get_or_404, init_app, readiness
+from roleplay_models.odm.api import api_shape
 from roleplay_models.odm.filters import as_object_id
 
+__all__ = ("create_app", "entry_json", "state_json")
+
 TIP_FILTERS = ("category", "session_id", "difficulty_level", "featured")
+# What a turn or a status change answers of the session: everything its JSON holds but the
+# history (references as id strings: populating them would cost a query each).
+STATE_FIELDS = tuple(field.db_field for name, field in rp.RoleplaySession._fields.items()
+                     if name != "conversation_history")
+
+
+def state_json(session: rp.RoleplaySession) -> dict[str, Any]:
+    """The session's JSON without its history, from what a live() session holds: no query."""
+    return api_shape(rp.RoleplaySession).dump(session.to_mongo(), only=STATE_FIELDS)
+
+
+def entry_json(entry: rp.ConversationEntry) -> dict[str, Any]:
+    """A stored turn as the session's JSON writes it in its history."""
+    return api_shape(rp.ConversationEntry).dump(entry.to_mongo())
 
 
 def ok(status: int = 200, **payload: Any) -> Any:
@@ -52,9 +73,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def server_error(error: Exception) -> Any:
         app.logger.exception("unhandled error")
         return jsonify(success=False, error="internal server error"), 500
-
-    def session_json(session: rp.RoleplaySession) -> dict[str, Any]:
-        return rp.RoleplaySession.objects(pk=session.pk).api_dicts()[0]
 
     @app.get(f"{api}/scenarios")
     def scenarios() -> Any:
@@ -100,6 +118,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         return ok(sessions=page.items, pagination={k: v for k, v in page.as_dict().items()
                                                    if k != "items"})
 
+    @app.get(f"{api}/sessions/<session_id>")
+    def session(session_id: str) -> Any:
+        found = rp.RoleplaySession.objects.by_session_id(session_id).api_dicts()
+        if not found:
+            raise rp.RoleplaySession.DoesNotExist
+        return ok(session=found[0])
+
     @app.patch(f"{api}/sessions/<session_id>")
     def update_session(session_id: str) -> Any:
         session, data = rp.RoleplaySession.objects.live(session_id), body()
@@ -114,19 +139,20 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             raise rp.InvalidFilter("send a turn or a status, not both: each is its own write")
         if turn is not None:
             # a repeat with the same turn_id (after a lost reply, say) stores nothing twice
-            session.add_turn(turn.get("role"), turn.get("text"), turn.get("audio_duration"),
-                             turn_id=data.get("turn_id"))
+            entry = session.add_turn(turn.get("role"), turn.get("text"),
+                                     turn.get("audio_duration"), turn_id=data.get("turn_id"))
+            return ok(session=state_json(session), turn=entry_json(entry))
         if status == "paused":
             session.pause()
-        elif status == "active":
+        else:
             session.resume()
-        return ok(session=session_json(session))
+        return ok(session=state_json(session))
 
     @app.post(f"{api}/sessions/<session_id>/end")
     def end_session(session_id: str) -> Any:
         session = rp.RoleplaySession.objects.live(session_id)
         session.end()
-        return ok(session=session_json(session))
+        return ok(session=state_json(session))
 
     @app.get(f"{api}/analytics/<session_id>")
     def analytics(session_id: str) -> Any:

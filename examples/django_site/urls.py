@@ -3,6 +3,8 @@
 The package's errors are answered by roleplay_models.django.RoleplayErrorsMiddleware (see
 settings.MIDDLEWARE): 404 for an unknown id, 400 for invalid input, 409 for a session state
 conflict, 503 while the database does not answer, each as {"success": false, "error": ...}.
+A turn or a status change answers the session's state without its history (and, for a turn,
+the stored entry), as the Flask example does; GET .../sessions/<session_id> answers all of it.
 """
 
 import json
@@ -14,7 +16,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 import roleplay_models as rp
 from roleplay_models.django import get_or_404
+from roleplay_models.odm.api import api_shape
 from roleplay_models.odm.filters import as_object_id
+
+__all__ = ("urlpatterns",)
+
+# The session's JSON but its history (references as id strings: no query to populate them).
+STATE_FIELDS = tuple(field.db_field for name, field in rp.RoleplaySession._fields.items()
+                     if name != "conversation_history")
 
 
 def ok(status=200, **payload):
@@ -56,12 +65,25 @@ def start_session(request):
     return ok(201 if created else 200, session=session.to_api_dict())
 
 
-def session_json(session):
-    return rp.RoleplaySession.objects(pk=session.pk).api_dicts()[0]
+def state_json(session):
+    return api_shape(rp.RoleplaySession).dump(session.to_mongo(), only=STATE_FIELDS)
+
+
+def entry_json(entry):
+    return api_shape(rp.ConversationEntry).dump(entry.to_mongo())
 
 
 @csrf_exempt
-@require_http_methods(["PATCH"])
+@require_http_methods(["GET", "PATCH"])
+def session(request, session_id):
+    if request.method == "PATCH":
+        return update_session(request, session_id)
+    found = rp.RoleplaySession.objects.by_session_id(session_id).api_dicts()
+    if not found:
+        raise rp.RoleplaySession.DoesNotExist
+    return ok(session=found[0])
+
+
 def update_session(request, session_id):
     session, data = rp.RoleplaySession.objects.live(session_id), body(request)
     turn, status = data.get("turn"), data.get("status")
@@ -70,15 +92,16 @@ def update_session(request, session_id):
     if turn is not None:
         if not isinstance(turn, dict):
             raise rp.InvalidFilter("turn must be an object with role and text")
-        session.add_turn(turn.get("role"), turn.get("text"), turn.get("audio_duration"),
-                         turn_id=data.get("turn_id"))
-    elif status == "paused":
+        entry = session.add_turn(turn.get("role"), turn.get("text"), turn.get("audio_duration"),
+                                 turn_id=data.get("turn_id"))
+        return ok(session=state_json(session), turn=entry_json(entry))
+    if status == "paused":
         session.pause()
     elif status == "active":
         session.resume()
     else:
         raise rp.InvalidFilter("status may be set to paused or active here; use /end")
-    return ok(session=session_json(session))
+    return ok(session=state_json(session))
 
 
 @csrf_exempt
@@ -86,13 +109,13 @@ def update_session(request, session_id):
 def end_session(request, session_id):
     session = rp.RoleplaySession.objects.live(session_id)
     session.end()
-    return ok(session=session_json(session))
+    return ok(session=state_json(session))
 
 
 urlpatterns = [
     path("api/roleplay/scenarios", scenarios),
     path("api/roleplay/scenarios/<str:scenario_id>", scenario),
     path("api/roleplay/sessions", start_session),
-    path("api/roleplay/sessions/<str:session_id>", update_session),
+    path("api/roleplay/sessions/<str:session_id>", session),
     path("api/roleplay/sessions/<str:session_id>/end", end_session),
 ]

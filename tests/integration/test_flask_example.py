@@ -46,8 +46,12 @@ def test_a_whole_practice_session_through_the_routes(client, catalog):
     assert created.status_code == 201 and created.json["success"] is True
     session_id = created.json["session"]["session_id"]
     turn = client.patch(f"{API}/sessions/{session_id}",
-                        json={"turn": {"role": "user", "text": "Hello"}})
-    assert turn.json["session"]["conversation_history"][0]["text"] == "Hello"
+                        json={"turn": {"role": "user", "text": "Hello"}}).json
+    assert turn["turn"]["text"] == "Hello" and turn["session"]["status"] == "active"
+    assert "conversation_history" not in turn["session"]  # the whole session is a GET away
+    whole = client.get(f"{API}/sessions/{session_id}").json["session"]
+    assert whole["conversation_history"] == [turn["turn"]]
+    assert whole["scenario_id"]["title"] == "Cold call"
     assert client.patch(f"{API}/sessions/{session_id}", json={"status": "paused"}).json[
         "session"]["status"] == "paused"
     assert client.patch(f"{API}/sessions/{session_id}", json={"status": "active"}).status_code == 200
@@ -86,6 +90,7 @@ def test_a_whole_practice_session_through_the_routes(client, catalog):
         ("post", "/sessions", ["not", "an", "object"], 400),
         ("patch", "/sessions/session_missing", {"status": "paused"}, 404),
         ("post", "/sessions/session_missing/end", None, 404),
+        ("get", "/sessions/session_missing", None, 404),
         ("get", "/analytics/session_missing", None, 404),
     ],
 )
