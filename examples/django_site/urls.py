@@ -8,8 +8,9 @@ the stored entry), as the Flask example does; GET .../sessions/<session_id> answ
 """
 
 import json
+from typing import Any
 
-from django.http import JsonResponse
+from django.http import HttpRequest, JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -65,17 +66,21 @@ def start_session(request):
     return ok(201 if created else 200, session=session.to_api_dict())
 
 
-def state_json(session):
+def state_json(session: rp.RoleplaySession) -> dict[str, Any]:
+    """The session's JSON without its history, from what a live() session holds: no query."""
     return api_shape(rp.RoleplaySession).dump(session.to_mongo(), only=STATE_FIELDS)
 
 
-def entry_json(entry):
+def entry_json(entry: rp.ConversationEntry) -> dict[str, Any]:
+    """A stored turn as the session's JSON writes it in its history."""
     return api_shape(rp.ConversationEntry).dump(entry.to_mongo())
 
 
 @csrf_exempt
 @require_http_methods(["GET", "PATCH"])
-def session(request, session_id):
+def session(request: HttpRequest, session_id: str) -> JsonResponse:
+    """GET: the whole session, history included and references populated; PATCH: a turn or
+    a status change (see update_session)."""
     if request.method == "PATCH":
         return update_session(request, session_id)
     found = rp.RoleplaySession.objects.by_session_id(session_id).api_dicts()
@@ -84,7 +89,9 @@ def session(request, session_id):
     return ok(session=found[0])
 
 
-def update_session(request, session_id):
+def update_session(request: HttpRequest, session_id: str) -> JsonResponse:
+    """A turn (answered with the stored entry) or a pause or resume, answered with the
+    session's state; refuses both at once, neither, and any other status (400)."""
     session, data = rp.RoleplaySession.objects.live(session_id), body(request)
     turn, status = data.get("turn"), data.get("status")
     if (turn is None) == (status is None):
