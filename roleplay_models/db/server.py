@@ -68,8 +68,16 @@ class ServerFacts:
                 f"$group accumulators {'yes' if self.group_accumulators else 'no'}")
 
 
-_facts: weakref.WeakKeyDictionary[Any, ServerFacts] = weakref.WeakKeyDictionary()
+# By the client object itself: pymongo's clients compare equal (and hash alike) when they
+# name the same hosts, so a WeakKeyDictionary would drop a live client's facts when an equal
+# client is collected. Each entry goes when its client does.
+_facts: dict[int, ServerFacts] = {}
 _facts_lock = threading.Lock()
+
+
+def _forget_when_collected(client: Any) -> None:
+    key = id(client)
+    weakref.finalize(client, _facts.pop, key, None)
 
 
 def _runs_text_queries(collection: Any) -> bool | None:
@@ -116,17 +124,20 @@ def _ask(client: Any) -> ServerFacts:
 
 def server_facts(client: Any) -> ServerFacts:
     """The facts for ``client`` (a pymongo or mongomock client); asked once, then remembered."""
-    facts = _facts.get(client)
+    facts = _facts.get(id(client))
     if facts is not None:  # every add_turn comes here: no lock once the client is known
         return facts
     # Asked without the lock, so that during an outage each caller fails within its own
     # selection timeout; two threads asking at once get the same answer.
     facts = _ask(client)
     with _facts_lock:
-        return _facts.setdefault(client, facts)
+        if id(client) not in _facts:
+            _facts[id(client)] = facts
+            _forget_when_collected(client)
+        return _facts[id(client)]
 
 
 def forget_server_facts(client: Any) -> None:
     """Ask again next time (after indexes were created, say)."""
     with _facts_lock:
-        _facts.pop(client, None)
+        _facts.pop(id(client), None)

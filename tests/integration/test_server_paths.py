@@ -94,7 +94,7 @@ def test_a_text_search_asks_for_every_stored_field_and_the_score(log, monkeypatc
     facts say otherwise here) and refused there; where $text runs, it answers in full."""
     facts = detected()
     client = Scenario._get_db().client
-    monkeypatch.setitem(server._facts, client, dataclasses.replace(facts, text_search=True))
+    monkeypatch.setitem(server._facts, id(client), dataclasses.replace(facts, text_search=True))
     scenario = builders.scenario(title="Cold call", description="Budget talk").save()
     with log.recording():
         try:
