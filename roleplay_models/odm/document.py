@@ -163,6 +163,8 @@ class StoresLikeMongoose:
 
 def _forget_embedded_changes(value: Any) -> None:
     if isinstance(value, EmbeddedDocument):
+        if not fast_paths.is_built(value):  # loaded and never used: holds no change
+            return
         value._changed_fields = []
         layout = layout_of(type(value))
         if layout is not None and layout.plain:  # holds no embedded documents
@@ -183,9 +185,28 @@ class RoleplayEmbeddedDocument(BuiltThroughFastPaths, KeepsUnknownFields, Untype
     It is built through :mod:`.fast_paths`, and so is it loaded,
     validated and encoded when its fields are all plain (a session's turns
     are such documents): mongoengine's result at a fraction of its cost.
+    Loaded in a list, it is built when first used (see :mod:`.fast_paths`).
     """
 
     meta = {"abstract": True, "strict": False}
+
+    if not TYPE_CHECKING:  # type checkers would take every misspelt attribute for a value
+        def __getattr__(self, name: str) -> Any:
+            # a document a list was loaded with is built when first used: reading anything
+            # building sets (its _data, first of all) comes here until then
+            if fast_paths.is_built(self):
+                raise AttributeError(
+                    f"{type(self).__name__!r} object has no attribute {name!r}")
+            if name in fast_paths.LOADED_STATE:  # asked by the list pointing it at its document
+                return fast_paths.LOADED_STATE[name]
+            fast_paths.build_loaded(self)
+            return object.__getattribute__(self, name)
+
+    def _get_changed_fields(self) -> list[str]:
+        if not fast_paths.is_built(self):  # nothing has used it since it was loaded
+            return []
+        changed: list[str] = super()._get_changed_fields()
+        return changed
 
     @classmethod
     @takes_fast_paths

@@ -8,6 +8,11 @@ non-dynamic document is being built. So for the classes of this package ``__init
 the same steps straight through the fields' descriptors. An embedded document whose fields
 are all plain (no lists, embedded documents, references or generated values) is also
 loaded, validated and encoded here, and so is a list of them (:class:`EmbeddedListField`).
+A list loaded from the database holds its documents unbuilt, each with the dict it was
+stored as, and each is built, as loading would have built it, when first used (a session's
+routes that only change its status never read its turns); only a list that building later
+could give another result for is built when loaded (a value made when built, such as a
+fresh id or the time, a key no field takes, a value that may be a reference).
 Any case these functions do not cover goes to mongoengine's own code; so does any value that
 a field refuses, so that its errors are mongoengine's, word for word. The mongoengine
 internals these steps stand on are reached through :mod:`._mongoengine`, which checks them
@@ -18,6 +23,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from itertools import chain
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from bson import SON, DBRef
@@ -32,19 +40,21 @@ from mongoengine.fields import (
     GenericReferenceField,
     LazyReferenceField,
     ListField,
+    ObjectIdField,
     ReferenceField,
 )
 
 from . import _mongoengine as me
-from .fields import TextField, TypedField, UTCDateTimeField
+from .fields import NumberField, TextField, TypedField, UTCDateTimeField, loading_from_database
+from .fields import _loading as _loading_from_database
 
 if TYPE_CHECKING:
     from typing_extensions import Self, Unpack
 
     from .fields import ListOptions
 
-__all__ = ("ClassLayout", "EmbeddedListField", "add_unknown_keys", "build", "decode", "encode",
-           "layout_of", "takes_fast_paths", "validate")
+__all__ = ("ClassLayout", "EmbeddedListField", "add_unknown_keys", "build", "build_loaded", "decode",
+           "encode", "LOADED_STATE", "is_built", "layout_of", "takes_fast_paths", "validate")
 
 NOT_PLAIN = (
     ComplexBaseField, EmbeddedDocumentField, GenericEmbeddedDocumentField, FileField,
@@ -58,6 +68,15 @@ HOLDS_PARENT = (EmbeddedDocument, list, tuple)
 # values in which mongoengine's dereferencing looks for references
 MIGHT_REFERENCE = (DBRef, dict, list, tuple)
 OPTIONS = me.INIT_OPTIONS
+# loaders that give back any stored value, refusing none (while loading: nothing is trimmed),
+# and turn a value that may hold a reference into one that may, and no other into one
+NEVER_REFUSE = (TextField.to_python, NumberField.to_python, UTCDateTimeField.to_python,
+                ObjectIdField.to_python)
+# where a loaded document that is not built yet keeps the dict it was stored as
+STORED = "_fast_stored_son"
+# what such a document's building will set, and so what it answers before: mongoengine's
+# __setattr__ asks for them when the list it is loaded into points it at its document
+LOADED_STATE: Mapping[str, bool] = {"_created": False, "_initialised": True}
 E = TypeVar("E")  # the embedded document class of an EmbeddedListField
 
 
@@ -101,6 +120,14 @@ class ClassLayout:
     slots: dict[str, FieldSlot]  # by name, in the order of ``_fields``, as __init__ takes them
     ordered: tuple[FieldSlot, ...]  # in the order of ``_fields_ordered``, as to_mongo does
     db_field_map: dict[str, str]
+    # stored key -> its field, for the keys _from_son takes as they are (not a field's name
+    # that it would rename to that field's stored key)
+    by_stored: dict[str, FieldSlot] = dataclass_field(default_factory=dict)
+    renamed: tuple[FieldSlot, ...] = ()  # fields stored under another key, in ``slots`` order
+    refused_keys: frozenset[str] = frozenset()  # stored keys decode leaves to the general path
+    # a loaded list of these is built one document at a time, when each is first used
+    builds_when_used: bool = False
+    generated_keys: frozenset[str] = frozenset()  # stored keys of fields with callable defaults
 
 
 def layout_of(cls: Any) -> ClassLayout | None:
@@ -134,6 +161,8 @@ def _work_out_layout(cls: Any) -> ClassLayout | None:
             setattr(cls, f"get_{name}_display", me.field_display_method(field))
     slots = {name: FieldSlot(name, field, _is_plain(field), getattr(field, "assigned", None))
              for name, field in cls._fields.items()}
+    stored_as = me.db_field_map(cls)
+    remapped = {name for name, stored in stored_as.items() if name != stored}
     return ClassLayout(
         embedded=issubclass(cls, EmbeddedDocument),
         plain=(all(slot.plain for slot in slots.values())
@@ -141,7 +170,19 @@ def _work_out_layout(cls: Any) -> ClassLayout | None:
                        for name in ("_from_son", "validate", "to_mongo"))),
         slots=slots,
         ordered=tuple(slots[name] for name in me.fields_ordered(cls)),
-        db_field_map=me.db_field_map(cls),
+        db_field_map=stored_as,
+        by_stored={slot.field.db_field: slot for slot in slots.values()
+                   if slot.field.db_field not in remapped},
+        renamed=tuple(slot for slot in slots.values() if slot.field.db_field != slot.name),
+        refused_keys=frozenset(remapped | me.ATTRIBUTE_KEYS | set(OPTIONS) | {me.CLASS_KEY}),
+        # building later gives what building now gives only when no value is made at
+        # building (a fresh id, the time), no value is refused and no default may hold a
+        # reference (the list's search for references looks at the stored values)
+        builds_when_used=(issubclass(cls, EmbeddedDocument) and all(type(slot.field).to_python in NEVER_REFUSE
+                                  and not isinstance(slot.field.default, MIGHT_REFERENCE)
+                                  for slot in slots.values())),
+        generated_keys=frozenset(slot.field.db_field for slot in slots.values()
+                                 if callable(slot.field.default)),
     )
 
 
@@ -153,8 +194,14 @@ def takes_fast_paths(method: Any) -> Any:
 
 
 def _initialising_is_watched(cls: type) -> bool:
-    # a pre_init receiver may change the values, a post_init one may look at the document
-    return signals.pre_init.has_receivers_for(cls) or signals.post_init.has_receivers_for(cls)
+    # a pre_init receiver may change the values, a post_init one may look at the document;
+    # blinker's quick answer stays yes for a sender whose receivers were all disconnected
+    return _receives(signals.pre_init, cls) or _receives(signals.post_init, cls)
+
+
+def _receives(signal: Any, cls: type) -> bool:
+    return bool(signal.has_receivers_for(cls)
+                and next(iter(signal.receivers_for(cls)), None) is not None)
 
 
 def build(document: Any, layout: ClassLayout, values: dict[str, Any]) -> bool:
@@ -188,6 +235,104 @@ def build(document: Any, layout: ClassLayout, values: dict[str, Any]) -> bool:
 def decode(cls: Any, layout: ClassLayout, son: Any, created: bool) -> Any | None:
     """``cls._from_son(son)`` of a plain class as mongoengine computes it, or None when this
     is not a case it covers (then mongoengine's own code runs, and raises its own errors)."""
+    if type(son) is dict and not created and not _initialising_is_watched(cls):
+        return _decode_stored(cls, layout, son)
+    return _decode(cls, layout, son, created)
+
+
+def _decode_stored(cls: Any, layout: ClassLayout, son: dict[Any, Any], document: Any = None
+                   ) -> Any | None:
+    # _decode's steps in one pass, for the usual case: a loaded document whose keys are its
+    # fields' stored keys and keys no field claims. The document's _data gets its keys in
+    # _decode's order: fields not stored, then the stored keys in the stored order, then
+    # the fields _from_son renames, in the order of the fields.
+    if document is None:
+        document = cls.__new__(cls)
+    me.begin_building(document)
+    data = document._data
+    by_stored = layout.by_stored
+    for slot in layout.slots.values():
+        if slot.field.db_field not in son:
+            slot.store(document, slot.default_value(document))
+    for key, value in son.items():
+        found = by_stored.get(key)
+        if found is None:
+            if type(key) is not str or key in layout.refused_keys:
+                return _decode(cls, layout, son, False)
+            data[key] = value  # kept as stored: the class is not strict
+        elif found.name == key:
+            if value is not None:
+                try:
+                    value = found.field.to_python(value)
+                except (AttributeError, ValueError):
+                    return None
+            found.store(document, value)
+    for slot in layout.renamed:
+        stored = slot.field.db_field
+        if stored in son:
+            value = son[stored]
+            if value is not None:
+                try:
+                    value = slot.field.to_python(value)
+                except (AttributeError, ValueError):
+                    return None
+            slot.store(document, value)
+    me.finish_building(document, False, layout.embedded)
+    return document
+
+
+def is_built(document: Any) -> bool:
+    """False for a document :class:`EmbeddedListField` loaded and nothing has used yet."""
+    return STORED not in document.__dict__
+
+
+def build_loaded(document: Any) -> None:
+    """Build a document :class:`EmbeddedListField` loaded without building it, from the dict
+    it was stored as, as loading would have built it; refuses (RuntimeError) one that is
+    built already."""
+    son = document.__dict__.pop(STORED, None)
+    if son is None:
+        raise RuntimeError(f"{type(document).__name__} is built already")
+    try:  # the list it was loaded into has pointed it at its document since
+        parent = object.__getattribute__(document, "_instance")
+    except AttributeError:
+        parent = None
+    cls = type(document)
+    layout = layout_of(cls)
+    assert layout is not None  # it was loaded unbuilt by its layout
+    with loading_from_database():
+        built = _decode_stored(cls, layout, son, document)
+    if built is None:  # builds_when_used promised that no value is refused
+        raise RuntimeError(f"{cls.__name__} refused a stored value it had taken when loaded")
+    if parent is not None:
+        object.__setattr__(document, "_instance", parent)
+
+
+def _loaded_unbuilt(kind: Any, layout: ClassLayout, value: list[Any]) -> list[Any] | None:
+    """The documents of a stored list, each to be built when first used (see
+    :func:`build_loaded`), or None when building later could give another result."""
+    if (not value or not layout.builds_when_used or not _loading_from_database.get()
+            or _initialising_is_watched(kind)):
+        return None
+    # all in C: the keys and the types of the values of every stored document
+    if not set(chain.from_iterable(value)) <= layout.by_stored.keys():
+        return None
+    if not all(map(layout.generated_keys.issubset, value)) or any(
+            None in map(itemgetter(key), value) for key in layout.generated_keys):
+        return None
+    kinds = set(map(type, chain.from_iterable(map(dict.values, value))))
+    if any(issubclass(found, MIGHT_REFERENCE) for found in kinds):
+        return None
+    new, setter = kind.__new__, object.__setattr__
+    documents = []
+    for son in value:
+        document = new(kind)
+        setter(document, STORED, son)
+        documents.append(document)
+    return documents
+
+
+def _decode(cls: Any, layout: ClassLayout, son: Any, created: bool) -> Any | None:
     if not isinstance(son, dict) or me.CLASS_KEY in son or any(key in son for key in OPTIONS):
         return None
     data: dict[str, Any] = {}
@@ -266,8 +411,8 @@ def add_unknown_keys(son: MutableMapping[str, Any], data: Mapping[str, Any],
 class EmbeddedListField(TypedField[list[E]], ListField):
     """``ListField(EmbeddedDocumentField(document_type))`` whose items, when they are all of
     a plain ``document_type``, are encoded, loaded and validated straight through the
-    functions above rather than one generic call chain per item. It reads as
-    ``list[document_type]``."""
+    functions above rather than one generic call chain per item; loaded from the database,
+    each is built when first used. It reads as ``list[document_type]``."""
 
     def __init__(self, document_type: type[E], **kwargs: Unpack[ListOptions]) -> None:
         super().__init__(EmbeddedDocumentField(document_type), **kwargs)
@@ -296,10 +441,11 @@ class EmbeddedListField(TypedField[list[E]], ListField):
         return super().__get__(instance, owner)
 
     def _nothing_to_dereference(self, value: list[Any]) -> bool:
+        # a document not built yet holds the stored values, which were looked at when loaded
         layout = self._plain_items(value)
         return layout is not None and not any(
             isinstance(item._data.get(slot.name), MIGHT_REFERENCE)
-            for item in value for slot in layout.slots.values())
+            for item in value if STORED not in item.__dict__ for slot in layout.slots.values())
 
     def to_mongo(self, value: Any, use_db_field: bool = True, fields: Any = None) -> Any:
         layout = self._plain_items(value) if use_db_field and not fields else None
@@ -316,6 +462,9 @@ class EmbeddedListField(TypedField[list[E]], ListField):
         if (layout is None or not layout.plain or not isinstance(value, list)
                 or not me.auto_dereferencing(self) or not all(type(item) is dict for item in value)):
             return super().to_python(value)
+        unbuilt = _loaded_unbuilt(kind, layout, value)
+        if unbuilt is not None:
+            return unbuilt
         loaded = [decode(kind, layout, item, created=False) for item in value]
         if any(document is None for document in loaded):
             return super().to_python(value)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import pytest
@@ -30,7 +31,7 @@ from roleplay_models import (
     SessionMetadata,
 )
 from roleplay_models.odm.document import RoleplayEmbeddedDocument
-from roleplay_models.odm.fast_paths import EmbeddedListField, layout_of
+from roleplay_models.odm.fast_paths import EmbeddedListField, is_built, layout_of
 from roleplay_models.odm.fields import (
     NumberField,
     StrictBooleanField,
@@ -324,3 +325,122 @@ def test_a_datetime_is_stored_as_aware_utc_through_the_fast_path():
                               timestamp=datetime.datetime(2024, 5, 1, 14, tzinfo=plus_two))
     assert entry.timestamp == datetime.datetime(2024, 5, 1, 12, tzinfo=datetime.timezone.utc)
     assert entry.timestamp.tzinfo is datetime.timezone.utc
+
+
+FIRST_USES = ("read", "to_mongo", "delta", "changed", "validate", "change", "compare", "nothing")
+STORED_EXTRA = st.dictionaries(st.sampled_from(["__v", "pk", "_cls", "id"]),
+                               st.one_of(st.integers(), st.text(max_size=3)), max_size=1)
+
+
+def stored_session(turns: list[dict[str, Any]], extras: list[dict[str, Any]]) -> dict[str, Any]:
+    """A stored session holding ``turns`` (by field name), each with an id and a time (so
+    that no default makes two loads differ), and the turns' ``extras`` keys."""
+    fixed = {"id": ObjectId(), "timestamp": datetime.datetime(2024, 5, 1, 12, 1)}
+    history = []
+    for turn, extra in zip(turns, (extras + [{}] * len(turns))[:len(turns)], strict=True):
+        stored = {ConversationEntry._fields[name].db_field: value
+                  for name, value in (turn | {name: value for name, value in fixed.items()
+                                          if turn.get(name) is None}).items()}
+        history.append(stored | extra)
+    return {"_id": ObjectId(), "session_id": "session_x", "scenario_id": ObjectId(),
+            "user_id": "rep", "start_time": datetime.datetime(2024, 5, 1, 12),
+            "conversation_history": history}
+
+
+def everything(session: Any, first: str) -> list[Any]:
+    """What a loaded session gives, its history used first by ``first``, then every way."""
+    seen: list[Any] = []
+    uses = {
+        "read": lambda: [outcome(partial(turn_state, entry)) for entry in
+                         session.conversation_history],
+        "to_mongo": lambda: session.to_mongo(),
+        "delta": lambda: session._delta(),
+        "changed": lambda: session._get_changed_fields(),
+        "validate": lambda: outcome(session.validate),
+        "change": lambda: outcome(lambda: setattr(session.conversation_history[-1], "text",
+                                                  "changed")),
+        "compare": lambda: session._data["conversation_history"] == session.conversation_history,
+        "nothing": lambda: None,
+    }
+    for use in (first, *uses):
+        seen.append((use, outcome(uses[use])))
+    seen.append(("instances", [entry._instance == session
+                               for entry in session.conversation_history]))
+    return seen
+
+
+def turn_state(entry: Any) -> dict[str, Any]:
+    """What a turn holds (``state``), its document (gone once the test's load returns) left
+    out; ``everything`` compares it apart."""
+    return {key: value for key, value in state(entry, {}).items() if key != "instance"}
+
+
+@SAME_INPUTS
+@given(st.lists(values_of(ConversationEntry), max_size=4), st.lists(STORED_EXTRA, max_size=2),
+       st.sampled_from(FIRST_USES), st.booleans())
+def test_a_history_built_when_used_gives_what_building_it_when_loaded_gives(
+        turns, extras, first, read_last):
+    stored = stored_session(turns, extras)
+
+    def load() -> Any:
+        session = RoleplaySession._from_son(stored)
+        if read_last and session.conversation_history:  # one turn built, the others not
+            outcome(lambda: session.conversation_history[-1].text)
+        return everything(session, first)
+
+    fast = outcome(load)
+    with generic(ConversationEntry):
+        slow = outcome(load)
+    assert fast == slow
+
+
+def test_a_loaded_history_builds_each_turn_when_it_is_first_used():
+    stored = stored_session([{"role": "user", "text": "a"}, {"role": "assistant", "text": "b"}],
+                            [])
+    session = RoleplaySession._from_son(stored)
+    turns = session._data["conversation_history"]
+    assert not any(is_built(turn) for turn in turns)
+    assert session._get_changed_fields() == [] and session._delta() == ({}, {})
+    session = RoleplaySession._from_son(stored)
+    assert session.conversation_history[-1].text == "b"
+    assert [is_built(turn) for turn in session.conversation_history] == [False, True]
+    assert session.conversation_history[0]._instance == session  # pointed at it unbuilt
+    assert session.conversation_history[0].role == "user"
+    assert session.conversation_history[0]._instance == session  # and still once built
+
+
+@pytest.mark.parametrize("change", [
+    pytest.param(lambda turn: turn.pop("_id"), id="an id made when built"),
+    pytest.param(lambda turn: turn.pop("timestamp"), id="a time taken when built"),
+    pytest.param(lambda turn: turn.update(timestamp=None), id="a time taken for None"),
+    pytest.param(lambda turn: turn.update(__v=0), id="a key no field takes"),
+    pytest.param(lambda turn: turn.update(text={"$ref": "x", "$id": 1}), id="a reference-like"),
+])
+def test_a_history_that_building_later_could_change_is_built_when_loaded(change):
+    stored = stored_session([{"role": "user", "text": "a"}], [])
+    change(stored["conversation_history"][0])
+    session = RoleplaySession._from_son(stored)
+    assert is_built(session._data["conversation_history"][0])
+
+
+def test_a_history_loaded_outside_the_database_is_built_when_given():
+    history = stored_session([{"role": "user", "text": "a"}], [])["conversation_history"]
+    session = RoleplaySession(session_id="s", user_id="u",
+                              conversation_history=history)
+    turn = session._data["conversation_history"][0]
+    assert is_built(turn) and turn.text == "a"  # given by the program: built as given
+
+
+def test_a_receiver_of_the_init_signals_sees_each_turn_when_the_session_is_loaded():
+    seen = []
+
+    def count(sender: Any, document: Any, **kwargs: Any) -> None:
+        seen.append(type(document).__name__)
+
+    stored = stored_session([{"role": "user", "text": "a"}], [])
+    signals.post_init.connect(count, sender=ConversationEntry)
+    try:
+        RoleplaySession._from_son(stored)
+    finally:
+        signals.post_init.disconnect(count, sender=ConversationEntry)
+    assert seen == ["ConversationEntry"]
