@@ -65,6 +65,8 @@ __all__ = (
     "is_initialised",
     "keeps_plain_data",
     "mark_dereferenced",
+    "parent_if_set",
+    "point_at_parent",
     "query_filter",
     "query_limit",
     "sending_insert",
@@ -333,6 +335,25 @@ def is_dereferenced(value: Any) -> bool:
 def mark_dereferenced(value: BaseList) -> None:
     """Mark a list as searched for references: mongoengine will not search it again."""
     value._dereferenced = True
+
+
+def parent_if_set(document: Any) -> Any:
+    """The document an embedded ``document`` is pointed at, or None when it was never set;
+    its own ``__getattr__`` is not asked."""
+    try:
+        return object.__getattribute__(document, "_instance")
+    except AttributeError:
+        return None
+
+
+def point_at_parent(document: Any, parent: Any, through_setattr: bool) -> None:
+    """Point an embedded ``document`` at ``parent`` (a weak proxy of the document holding
+    it), as ``BaseField.__set__`` does: through ``BaseDocument.__setattr__``, or, for a
+    document that is not built yet (for which that ends there), straight."""
+    if through_setattr:
+        document._instance = parent
+    else:
+        object.__setattr__(document, "_instance", parent)
 
 
 def begin_building(document: Any) -> None:

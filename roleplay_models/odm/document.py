@@ -189,6 +189,8 @@ class RoleplayEmbeddedDocument(BuiltThroughFastPaths, KeepsUnknownFields, Untype
     """
 
     meta = {"abstract": True, "strict": False}
+    # fast_paths.STORED: a document loaded in a list holds its stored dict here until built
+    _fast_stored_son: ClassVar[dict[str, Any] | None] = None
 
     if not TYPE_CHECKING:  # type checkers would take every misspelt attribute for a value
         def __getattr__(self, name: str) -> Any:

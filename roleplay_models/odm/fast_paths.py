@@ -21,11 +21,12 @@ when imported. ``tests/unit/test_fast_paths.py`` compares the two on generated i
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from itertools import chain
-from operator import itemgetter
+from itertools import chain, repeat
+from operator import is_not, itemgetter
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from bson import SON, DBRef
@@ -72,7 +73,8 @@ OPTIONS = me.INIT_OPTIONS
 # and turn a value that may hold a reference into one that may, and no other into one
 NEVER_REFUSE = (TextField.to_python, NumberField.to_python, UTCDateTimeField.to_python,
                 ObjectIdField.to_python)
-# where a loaded document that is not built yet keeps the dict it was stored as
+# where a loaded document that is not built yet keeps the dict it was stored as; a class
+# whose documents may be built when used holds None under it (read without a __dict__)
 STORED = "_fast_stored_son"
 # what such a document's building will set, and so what it answers before: mongoengine's
 # __setattr__ asks for them when the list it is loaded into points it at its document
@@ -178,7 +180,8 @@ def _work_out_layout(cls: Any) -> ClassLayout | None:
         # building later gives what building now gives only when no value is made at
         # building (a fresh id, the time), no value is refused and no default may hold a
         # reference (the list's search for references looks at the stored values)
-        builds_when_used=(issubclass(cls, EmbeddedDocument) and all(type(slot.field).to_python in NEVER_REFUSE
+        builds_when_used=(issubclass(cls, EmbeddedDocument) and STORED in dir(cls)
+                          and getattr(cls, STORED) is None and all(type(slot.field).to_python in NEVER_REFUSE
                                   and not isinstance(slot.field.default, MIGHT_REFERENCE)
                                   for slot in slots.values())),
         generated_keys=frozenset(slot.field.db_field for slot in slots.values()
@@ -283,20 +286,18 @@ def _decode_stored(cls: Any, layout: ClassLayout, son: dict[Any, Any], document:
 
 def is_built(document: Any) -> bool:
     """False for a document :class:`EmbeddedListField` loaded and nothing has used yet."""
-    return STORED not in document.__dict__
+    return getattr(document, STORED, None) is None
 
 
 def build_loaded(document: Any) -> None:
     """Build a document :class:`EmbeddedListField` loaded without building it, from the dict
     it was stored as, as loading would have built it; refuses (RuntimeError) one that is
     built already."""
-    son = document.__dict__.pop(STORED, None)
+    son = getattr(document, STORED, None)
     if son is None:
         raise RuntimeError(f"{type(document).__name__} is built already")
-    try:  # the list it was loaded into has pointed it at its document since
-        parent = object.__getattribute__(document, "_instance")
-    except AttributeError:
-        parent = None
+    object.__delattr__(document, STORED)  # the class's None shows through
+    parent = me.parent_if_set(document)  # set since by the list it was loaded into
     cls = type(document)
     layout = layout_of(cls)
     assert layout is not None  # it was loaded unbuilt by its layout
@@ -305,7 +306,7 @@ def build_loaded(document: Any) -> None:
     if built is None:  # builds_when_used promised that no value is refused
         raise RuntimeError(f"{cls.__name__} refused a stored value it had taken when loaded")
     if parent is not None:
-        object.__setattr__(document, "_instance", parent)
+        me.point_at_parent(document, parent, through_setattr=False)
 
 
 def _loaded_unbuilt(kind: Any, layout: ClassLayout, value: list[Any]) -> list[Any] | None:
@@ -317,8 +318,9 @@ def _loaded_unbuilt(kind: Any, layout: ClassLayout, value: list[Any]) -> list[An
     # all in C: the keys and the types of the values of every stored document
     if not set(chain.from_iterable(value)) <= layout.by_stored.keys():
         return None
-    if not all(map(layout.generated_keys.issubset, value)) or any(
-            None in map(itemgetter(key), value) for key in layout.generated_keys):
+    if not all(map(layout.generated_keys.issubset, value)) or not all(
+            all(map(is_not, repeat(None), map(itemgetter(key), value)))
+            for key in layout.generated_keys):
         return None
     kinds = set(map(type, chain.from_iterable(map(dict.values, value))))
     if any(issubclass(found, MIGHT_REFERENCE) for found in kinds):
@@ -425,6 +427,19 @@ class EmbeddedListField(TypedField[list[E]], ListField):
             return None
         return layout if all(type(item) is kind for item in value) else None
 
+    def __set__(self, instance: Any, value: Any) -> None:
+        # a list loaded unbuilt, set on the document being built from it: mongoengine's
+        # __set__ points each document at it through BaseDocument.__setattr__, which for a
+        # document not built yet ends in object.__setattr__ (and would ask it for its state)
+        if (isinstance(value, list) and value and not me.is_initialised(instance)
+                and not is_built(value[0])):
+            parent = weakref.proxy(instance)
+            for item in value:
+                me.point_at_parent(item, parent, through_setattr=is_built(item))
+            instance._data[self.name] = value
+            return
+        super().__set__(instance, value)
+
     @overload
     def __get__(self, instance: None, owner: Any) -> Self: ...
     @overload
@@ -445,7 +460,7 @@ class EmbeddedListField(TypedField[list[E]], ListField):
         layout = self._plain_items(value)
         return layout is not None and not any(
             isinstance(item._data.get(slot.name), MIGHT_REFERENCE)
-            for item in value if STORED not in item.__dict__ for slot in layout.slots.values())
+            for item in value if is_built(item) for slot in layout.slots.values())
 
     def to_mongo(self, value: Any, use_db_field: bool = True, fields: Any = None) -> Any:
         layout = self._plain_items(value) if use_db_field and not fields else None
