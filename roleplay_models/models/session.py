@@ -317,7 +317,7 @@ class RoleplaySession(RoleplayDocument):
             if now is not None:
                 entry = ConversationEntry(id=entry_id, role=role, text=text,
                                           audio_duration=audio_duration, timestamp=now)
-                self._remember_turn(entry)
+                self._remember_turn(entry, new=True)
                 last_turn_at = now if self.last_turn_at is None else max(self.last_turn_at, now)
                 self._set_clean(updated_at=now, last_turn_at=last_turn_at)
                 self.last_outcome = WriteOutcome.STORED
@@ -328,7 +328,7 @@ class RoleplaySession(RoleplayDocument):
                     raise DuplicateValue(
                         f"turn_id {preview(turn_id)} already names another turn of session "
                         f"{self.session_id}", fields=("turn_id",), values=(turn_id,))
-                self._remember_turn(stored)
+                self._remember_turn(stored, new=False)
                 self.last_outcome = WriteOutcome.ALREADY_STORED
                 return stored
             self._reload_lifecycle()
@@ -362,12 +362,14 @@ class RoleplaySession(RoleplayDocument):
                     {"$project": {"_id": 1}}]
         return next(iter(self._get_collection().aggregate(pipeline)), None) is not None
 
-    def _remember_turn(self, entry: ConversationEntry) -> None:
-        """Add a stored entry to the loaded history (if loaded), without marking it changed."""
+    def _remember_turn(self, entry: ConversationEntry, new: bool) -> None:
+        """Add a stored entry to the loaded history (if loaded), without marking it changed.
+        A ``new`` one (this call pushed it) cannot be there yet, so the turns loaded are
+        not looked at (which would build each one)."""
         if not self._history_loaded:
             return
         history = self._data["conversation_history"]
-        if all(known.id != entry.id for known in history):
+        if new or all(known.id != entry.id for known in history):
             list.append(history, entry)
 
     def pause(self) -> WriteOutcome:

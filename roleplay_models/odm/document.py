@@ -268,6 +268,8 @@ class RoleplayDocument(
     # fields left out of the API JSON unless asked for with private=True
     api_private: ClassVar[tuple[str, ...]] = ()
 
+    # True once this object holds what the database holds (read from it, or written there)
+    _stored = False
     objects: ClassVar[RoleplayQuerySet[Any]]  # each model declares its own QuerySet class
     DoesNotExist: ClassVar[type[Exception]]
     MultipleObjectsReturned: ClassVar[type[Exception]]
@@ -277,12 +279,18 @@ class RoleplayDocument(
 
     def save(self, *args: Any, **kwargs: Any) -> Self:
         """mongoengine's ``save()``; a document loaded from the database is validated only
-        in the fields the program changed (see :meth:`validate`)."""
+        in the fields the program changed (see :meth:`validate`). A document never stored
+        is inserted whole, also when its id was assigned after it was built (mongoengine
+        would send only the fields marked changed, as an upsert)."""
+        if not self._stored:
+            self._created = True
         token = _saving.set(self)
         try:
-            return super().save(*args, **kwargs)
+            saved = super().save(*args, **kwargs)
         finally:
             _saving.reset(token)
+        self._stored = True
+        return saved
 
     def validate(self, clean: bool = True) -> None:
         """Refuse, with a ValidationError naming each field, values the model does not
@@ -307,6 +315,11 @@ class RoleplayDocument(
             changed = self._changed_field_names()
             errors = {name: error for name, error in errors.items()
                       if name in changed or name == me.WHOLE_DOCUMENT_ERRORS}
+            id_field = self._meta["id_field"]
+            if id_field in changed:  # as MongoDB (and mongoose) keep _id immutable
+                errors[id_field] = ValidationError(
+                    "a stored document's id cannot change; save a new document instead",
+                    field_name=id_field)
         if raised is not None and errors == raised.errors:
             raise raised
         if errors:
@@ -322,7 +335,9 @@ class RoleplayDocument(
     @classmethod
     def _from_son(cls, *args: Any, **kwargs: Any) -> Any:
         with loading_from_database():  # stored values are kept as they are, untrimmed
-            return super()._from_son(*args, **kwargs)
+            document = super()._from_son(*args, **kwargs)
+        document._stored = True
+        return document
 
     def reload(self, *fields: str, **kwargs: Any) -> Self:
         """mongoengine's ``reload()``: this document (or only ``fields`` of it) read again, as
@@ -343,6 +358,7 @@ class RoleplayDocument(
         as mongoengine's ``_clear_changed_fields`` does after a save, without walking it
         field path by field path."""
         self._changed_fields: list[str] = []
+        self._stored = True
         _forget_embedded_changes(list(self._data.values()))
 
     def before_write(self, doc: Any) -> None:

@@ -46,8 +46,7 @@ from mongoengine.fields import (
 )
 
 from . import _mongoengine as me
-from .fields import NumberField, TextField, TypedField, UTCDateTimeField, loading_from_database
-from .fields import _loading as _loading_from_database
+from .fields import NumberField, TextField, TypedField, UTCDateTimeField, is_loading, loading_from_database
 
 if TYPE_CHECKING:
     from typing_extensions import Self, Unpack
@@ -312,7 +311,7 @@ def build_loaded(document: Any) -> None:
 def _loaded_unbuilt(kind: Any, layout: ClassLayout, value: list[Any]) -> list[Any] | None:
     """The documents of a stored list, each to be built when first used (see
     :func:`build_loaded`), or None when building later could give another result."""
-    if (not value or not layout.builds_when_used or not _loading_from_database.get()
+    if (not value or not layout.builds_when_used or not is_loading()
             or _initialising_is_watched(kind)):
         return None
     # all in C: the keys and the types of the values of every stored document

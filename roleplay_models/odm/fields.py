@@ -34,6 +34,7 @@ __all__ = (
     "TypedField",
     "UTCDateTimeField",
     "js_trim",
+    "is_loading",
     "loading_from_database",
     "utc_now",
 )
@@ -66,6 +67,11 @@ def loading_from_database() -> Iterator[None]:
         yield
     finally:
         _loading.reset(token)
+
+
+def is_loading() -> bool:
+    """True inside :func:`loading_from_database`: values are being read, not set."""
+    return _loading.get()
 
 
 def js_trim(value: Any) -> Any:

@@ -46,8 +46,9 @@ class TimestampedMixin:
 
 
 def is_new(document: Any) -> bool:
-    """True for a document that save() would insert rather than update."""
-    return document.pk is None or document._created
+    """True for a document that save() would insert rather than update: one never stored
+    (the package's documents know; for others, mongoengine's ``_created`` says)."""
+    return document.pk is None or document._created or not getattr(document, "_stored", True)
 
 
 def stamp_on_save(sender: Any, document: Any, **kwargs: Any) -> None:

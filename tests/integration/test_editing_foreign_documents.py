@@ -11,6 +11,8 @@ from mongoengine import ValidationError
 
 from roleplay_models import RoleplaySession, Scenario, SessionAnalytics
 
+import builders
+
 WHEN = datetime.datetime(2024, 3, 1, 9, 30, tzinfo=datetime.timezone.utc)
 STAMPS = {"createdAt": WHEN, "updatedAt": WHEN, "__v": 0}
 
@@ -141,3 +143,26 @@ def test_saving_a_document_another_writer_deleted_is_refused_and_creates_nothing
     with pytest.raises(Scenario.DoesNotExist, match="no longer exists"):
         scenario.save()
     assert db[Scenario._meta["collection"]].count_documents({}) == 0
+
+
+def test_the_id_of_a_stored_document_cannot_change(db):
+    raw = insert_scenario(db)
+    scenario = Scenario.objects.get(pk=raw["_id"])
+    scenario.id = ObjectId()
+    with pytest.raises(ValidationError, match="id cannot change"):
+        scenario.save()
+    assert list(db[Scenario._meta["collection"]].find()) == [raw]
+
+
+def test_a_new_document_given_its_id_after_it_was_built_is_inserted_whole(db):
+    scenario = builders.scenario()
+    chosen = ObjectId()
+    scenario.id = chosen  # mongoengine takes such a document for a stored one
+    scenario.save()
+    stored = db[Scenario._meta["collection"]].find_one({"_id": chosen})
+    assert stored["title"] == scenario.title and stored["createdAt"] == scenario.created_at
+    incomplete = Scenario(title="t")
+    incomplete.id = ObjectId()
+    with pytest.raises(ValidationError, match="description"):
+        incomplete.save()
+    assert db[Scenario._meta["collection"]].count_documents({}) == 1
