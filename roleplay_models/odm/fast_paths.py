@@ -426,7 +426,7 @@ class EmbeddedListField(TypedField[list[E]], ListField):
             return None
         return layout if all(type(item) is kind for item in value) else None
 
-    def __set__(self, instance: Any, value: Any) -> None:
+    def __set__(self, instance: Any, value: list[E]) -> None:  # typed: users assign lists
         # a list loaded unbuilt, set on the document being built from it: mongoengine's
         # __set__ points each document at it through BaseDocument.__setattr__, which for a
         # document not built yet ends in object.__setattr__ (and would ask it for its state)
