@@ -19,6 +19,7 @@ from .queryset import RoleplayQuerySet
 from .references import ChecksReferences, malformed_references
 from .timestamps import TimestampedMixin, is_new
 from .uniqueness import duplicate_error
+from .writes import none_stored_as_null
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -151,7 +152,7 @@ class StoresLikeMongoose:
                      for name in self._minimized_fields()}
         for path in list(unset_data):
             name = me.field_name_of(type(self), path)
-            if name is not None and self._fields[name].null:  # type: ignore[attr-defined]
+            if name is not None and none_stored_as_null(self._fields[name]):  # type: ignore[attr-defined]
                 del unset_data[path]
                 set_data[path] = None
         for path in list(set_data):

@@ -14,8 +14,8 @@ from ..db.locks import document_write_lock
 from ..errors import WriteUnconfirmed
 from .fields import utc_now
 
-__all__ = ("Conditional", "WriteOutcome", "reply_lost", "retried_once", "set_or_unset",
-           "update_if")
+__all__ = ("Conditional", "WriteOutcome", "none_stored_as_null", "reply_lost", "retried_once",
+           "set_or_unset", "update_if")
 
 T = TypeVar("T")
 
@@ -100,15 +100,21 @@ def update_if(
     return retried_once(attempt, f"the update of {collection.name} {document_id}")
 
 
+def none_stored_as_null(field: Any) -> bool:
+    """Whether None in ``field`` is stored as ``null`` (the field is declared ``null=True``,
+    the schema's ``default: null``) rather than as no key (``$unset``), as mongoose stores it.
+    The one place that decides it, for save() and for :func:`set_or_unset` alike."""
+    return bool(field.null)
+
+
 def set_or_unset(cls: Any, changes: Mapping[str, Any]) -> dict[str, Any]:
     """The ``$set``/``$unset`` that store ``changes`` (field name -> Python value) of a
-    Document of ``cls`` as save() stores them: None is null where the field is declared
-    ``null=True`` (the schema's ``default: null``), and no key otherwise."""
+    Document of ``cls`` as save() stores them (see :func:`none_stored_as_null`)."""
     sets: dict[str, Any] = {}
     unsets: dict[str, Any] = {}
     for name, value in changes.items():
         field = cls._fields[name]
-        if value is None and not field.null:
+        if value is None and not none_stored_as_null(field):
             unsets[field.db_field] = ""
         else:
             sets[field.db_field] = field.to_mongo(value) if value is not None else None
