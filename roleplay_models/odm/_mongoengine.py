@@ -23,9 +23,11 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import partialmethod
+from itertools import repeat
 from typing import Any, cast
 
 import mongoengine
@@ -66,7 +68,7 @@ __all__ = (
     "keeps_plain_data",
     "mark_dereferenced",
     "parent_if_set",
-    "point_at_parent",
+    "point_at_parent", "point_unbuilt_at_parent",
     "query_filter",
     "query_limit",
     "sending_insert",
@@ -85,7 +87,7 @@ INTERNALS = frozenset({
     "_cls", "_db_field_map", "_delta", "_dereferenced", "_dynamic", "_dynamic_fields",
     "_fields_ordered", "_initialised", "_instance", "_limit", "_query",
     "_reverse_db_field_map", "_save_create", "_save_update", "_validate",
-    "_validate_choices", "STRICT",
+    "_validate_choices", "set_auto_dereferencing", "STRICT",
     "NON_FIELD_ERRORS", "UPDATE_OPERATORS", "transform", "co_varnames",
 })
 
@@ -322,6 +324,26 @@ def auto_dereferencing(field: BaseField) -> bool:
     return bool(field._auto_dereference)
 
 
+# mongoengine 0.28 and later set a field's flag through a method, 0.27 assigns the attribute
+_SETS_AUTO_DEREFERENCING = hasattr(BaseField, "set_auto_dereferencing")
+
+
+def dereference_when_loaded(fields: Iterable[BaseField]) -> None:
+    """What ``BaseDocument._from_son`` does to each field of the class it loads a document of,
+    with dereferencing on: sets the field's own flag (a ``no_dereference()`` context of 0.27
+    cleared it)."""
+    for field in fields:
+        if _SETS_AUTO_DEREFERENCING:
+            field.set_auto_dereferencing(True)
+        else:
+            field._auto_dereference = True
+
+
+def finish_loading(document: Any) -> None:
+    """What ``BaseDocument._from_son`` does to a document once built: no change marked."""
+    object.__setattr__(document, "_changed_fields", [])
+
+
 def is_initialised(document: Any) -> bool:
     """True once ``document`` has been built (its fields' setters mark changes from then)."""
     return bool(document._initialised)
@@ -354,6 +376,12 @@ def point_at_parent(document: Any, parent: Any, through_setattr: bool) -> None:
         document._instance = parent
     else:
         object.__setattr__(document, "_instance", parent)
+
+
+def point_unbuilt_at_parent(documents: list[Any], parent: Any) -> None:
+    """``point_at_parent(document, parent, through_setattr=False)`` of each of ``documents``
+    (embedded documents not built yet), in one pass in C."""
+    deque(map(object.__setattr__, documents, repeat("_instance"), repeat(parent)), maxlen=0)
 
 
 def begin_building(document: Any) -> None:

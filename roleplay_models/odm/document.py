@@ -334,10 +334,27 @@ class RoleplayDocument(
         return {name for name in names if name is not None}
 
     @classmethod
-    def _from_son(cls, *args: Any, **kwargs: Any) -> Any:
+    def _from_son(cls, son: Any, _auto_dereference: bool = True, created: bool = False
+                  ) -> Any:
         with loading_from_database():  # stored values are kept as they are, untrimmed
-            document = super()._from_son(*args, **kwargs)
+            document = cls._decoded(son, created) if _auto_dereference else None
+            if document is None:
+                document = super()._from_son(son, _auto_dereference=_auto_dereference,
+                                             created=created)
         document._stored = True
+        return document
+
+    @classmethod
+    def _decoded(cls, son: Any, created: bool) -> Any | None:
+        """mongoengine's ``_from_son(son)`` through :mod:`.fast_paths`, or None where they do
+        not cover it."""
+        layout = layout_of(cls)
+        if layout is None:
+            return None
+        me.dereference_when_loaded(cls._fields.values())
+        document = fast_paths.decode(cls, layout, son, created)
+        if document is not None:
+            me.finish_loading(document)
         return document
 
     def reload(self, *fields: str, **kwargs: Any) -> Self:

@@ -25,8 +25,8 @@ import weakref
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from itertools import chain, repeat
-from operator import is_not, itemgetter
+from itertools import chain, compress, repeat
+from operator import attrgetter, is_, is_not, itemgetter
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from bson import SON, DBRef
@@ -63,6 +63,8 @@ NOT_PLAIN = (
 )
 # setters whose only step before mongoengine's own is the field's ``assigned(value)``
 KNOWN_SETTERS = (BaseField.__set__, TextField.__set__, UTCDateTimeField.__set__)
+# encoders that store the value they are given
+STORED_AS_GIVEN = (TextField.to_mongo,)
 # values BaseField.__set__ points at the document they are set on
 HOLDS_PARENT = (EmbeddedDocument, list, tuple)
 # values in which mongoengine's dereferencing looks for references
@@ -75,6 +77,7 @@ NEVER_REFUSE = (TextField.to_python, NumberField.to_python, UTCDateTimeField.to_
 # where a loaded document that is not built yet keeps the dict it was stored as; a class
 # whose documents may be built when used holds None under it (read without a __dict__)
 STORED = "_fast_stored_son"
+STORED_SON = attrgetter(STORED)  # a document's stored dict while it is not built, else None
 # what such a document's building will set, and so what it answers before: mongoengine's
 # __setattr__ asks for them when the list it is loaded into points it at its document
 LOADED_STATE: Mapping[str, bool] = {"_created": False, "_initialised": True}
@@ -89,6 +92,7 @@ class FieldSlot:
     field: BaseField  # its default and null are read at each use, as mongoengine does
     plain: bool
     assigned: Callable[[Any], Any] | None
+    encoder: Callable[[Any], Any] | None  # the field's to_mongo; None where that is the value
 
     def store(self, document: Any, value: Any) -> None:
         """``field.__set__(document, value)`` on a document still being built (so nothing
@@ -160,7 +164,8 @@ def _work_out_layout(cls: Any) -> ClassLayout | None:
     for name, field in cls._fields.items():
         if field.choices and f"get_{name}_display" not in cls.__dict__:
             setattr(cls, f"get_{name}_display", me.field_display_method(field))
-    slots = {name: FieldSlot(name, field, _is_plain(field), getattr(field, "assigned", None))
+    slots = {name: FieldSlot(name, field, _is_plain(field), getattr(field, "assigned", None),
+                             None if type(field).to_mongo in STORED_AS_GIVEN else field.to_mongo)
              for name, field in cls._fields.items()}
     stored_as = me.db_field_map(cls)
     remapped = {name for name, stored in stored_as.items() if name != stored}
@@ -198,6 +203,8 @@ def takes_fast_paths(method: Any) -> Any:
 def _initialising_is_watched(cls: type) -> bool:
     # a pre_init receiver may change the values, a post_init one may look at the document;
     # blinker's quick answer stays yes for a sender whose receivers were all disconnected
+    if not signals.pre_init.receivers and not signals.post_init.receivers:  # the usual case
+        return False
     return _receives(signals.pre_init, cls) or _receives(signals.post_init, cls)
 
 
@@ -285,7 +292,7 @@ def _decode_stored(cls: Any, layout: ClassLayout, son: dict[Any, Any], document:
 
 def is_built(document: Any) -> bool:
     """False for a document :class:`EmbeddedListField` loaded and nothing has used yet."""
-    return getattr(document, STORED, None) is None
+    return STORED_SON(document) is None
 
 
 def build_loaded(document: Any) -> None:
@@ -317,9 +324,11 @@ def _loaded_unbuilt(kind: Any, layout: ClassLayout, value: list[Any]) -> list[An
     # all in C: the keys and the types of the values of every stored document
     if not set(chain.from_iterable(value)) <= layout.by_stored.keys():
         return None
-    if not all(map(layout.generated_keys.issubset, value)) or not all(
-            all(map(is_not, repeat(None), map(itemgetter(key), value)))
-            for key in layout.generated_keys):
+    try:
+        if not all(all(map(is_not, repeat(None), map(itemgetter(key), value)))
+                   for key in layout.generated_keys):
+            return None
+    except KeyError:  # a document without a generated value
         return None
     kinds = set(map(type, chain.from_iterable(map(dict.values, value))))
     if any(issubclass(found, MIGHT_REFERENCE) for found in kinds):
@@ -388,8 +397,8 @@ def encode(document: Any, layout: ClassLayout) -> SON[str, Any]:
     data = document._data
     for slot in layout.ordered:
         value = data.get(slot.name)
-        if value is not None:
-            value = slot.field.to_mongo(value)
+        if value is not None and slot.encoder is not None:
+            value = slot.encoder(value)
         if value is not None or slot.field.null:
             son[slot.field.db_field] = value
     if son["_id"] is None:
@@ -424,7 +433,7 @@ class EmbeddedListField(TypedField[list[E]], ListField):
         layout = layout_of(kind)
         if layout is None or not layout.plain or not isinstance(value, list):
             return None
-        return layout if all(type(item) is kind for item in value) else None
+        return layout if all(map(is_, map(type, value), repeat(kind))) else None  # in C
 
     def __set__(self, instance: Any, value: list[E]) -> None:  # typed: users assign lists
         # a list loaded unbuilt, set on the document being built from it: mongoengine's
@@ -433,8 +442,11 @@ class EmbeddedListField(TypedField[list[E]], ListField):
         if (isinstance(value, list) and value and not me.is_initialised(instance)
                 and not is_built(value[0])):
             parent = weakref.proxy(instance)
-            for item in value:
-                me.point_at_parent(item, parent, through_setattr=is_built(item))
+            if None in map(STORED_SON, value):  # some are built
+                for item in value:
+                    me.point_at_parent(item, parent, through_setattr=is_built(item))
+            else:
+                me.point_unbuilt_at_parent(value, parent)
             instance._data[self.name] = value
             return
         super().__set__(instance, value)
@@ -457,9 +469,11 @@ class EmbeddedListField(TypedField[list[E]], ListField):
     def _nothing_to_dereference(self, value: list[Any]) -> bool:
         # a document not built yet holds the stored values, which were looked at when loaded
         layout = self._plain_items(value)
-        return layout is not None and not any(
-            isinstance(item._data.get(slot.name), MIGHT_REFERENCE)
-            for item in value if is_built(item) for slot in layout.slots.values())
+        if layout is None:
+            return False
+        built = compress(value, map(is_, map(STORED_SON, value), repeat(None)))  # in C
+        return not any(isinstance(item._data.get(slot.name), MIGHT_REFERENCE)
+                       for item in built for slot in layout.slots.values())
 
     def to_mongo(self, value: Any, use_db_field: bool = True, fields: Any = None) -> Any:
         layout = self._plain_items(value) if use_db_field and not fields else None
@@ -474,7 +488,7 @@ class EmbeddedListField(TypedField[list[E]], ListField):
         kind = self.field.document_type
         layout = layout_of(kind)
         if (layout is None or not layout.plain or not isinstance(value, list)
-                or not me.auto_dereferencing(self) or not all(type(item) is dict for item in value)):
+                or not me.auto_dereferencing(self) or set(map(type, value)) - {dict}):
             return super().to_python(value)
         unbuilt = _loaded_unbuilt(kind, layout, value)
         if unbuilt is not None:
