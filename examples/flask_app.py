@@ -43,6 +43,15 @@ def entry_json(entry: rp.ConversationEntry) -> dict[str, Any]:
     return api_shape(rp.ConversationEntry).dump(entry.to_mongo())
 
 
+def first_or_404(query: rp.RoleplayQuerySet[Any]) -> dict[str, Any]:
+    """The API JSON of the first document ``query`` matches, references populated; the
+    model's DoesNotExist, which init_app answers 404, when it matches none."""
+    found = query.limit(1).api_dicts()
+    if not found:
+        raise query._document.DoesNotExist
+    return found[0]
+
+
 def ok(status: int = 200, **payload: Any) -> Any:
     return jsonify(success=True, **payload), status
 
@@ -120,10 +129,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.get(f"{api}/sessions/<session_id>")
     def session(session_id: str) -> Any:
-        found = rp.RoleplaySession.objects.by_session_id(session_id).api_dicts()
-        if not found:
-            raise rp.RoleplaySession.DoesNotExist
-        return ok(session=found[0])
+        return ok(session=first_or_404(rp.RoleplaySession.objects.by_session_id(session_id)))
 
     @app.patch(f"{api}/sessions/<session_id>")
     def update_session(session_id: str) -> Any:
@@ -156,10 +162,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.get(f"{api}/analytics/<session_id>")
     def analytics(session_id: str) -> Any:
-        found = rp.SessionAnalytics.objects.for_session(session_id).api_dicts()
-        if not found:
-            raise rp.SessionAnalytics.DoesNotExist
-        return ok(analytics=found[0])
+        return ok(analytics=first_or_404(rp.SessionAnalytics.objects.for_session(session_id)))
 
     @app.get(f"{api}/analytics")
     @app.get(f"{api}/analytics/summary")
