@@ -1,6 +1,6 @@
-"""The example apps' session routes send at most 3 commands on a server with atomic updates and
-4 on FerretDB v1 (the lease's insert and delete included), however long the history, counted
-by a pymongo command listener on the real server."""
+"""The example apps' session routes, starting a session among them, send at most 3 commands on
+a server with atomic updates and 4 on FerretDB v1 (the lease's insert and delete included),
+however long the history, counted by a pymongo command listener on the real server."""
 
 from __future__ import annotations
 
@@ -35,7 +35,10 @@ ROUTES = [
     ("end", "post", "/end", None, 0),
     ("end again", "post", "/end", None, 0),
 ]
-
+# name, status answered, commands allowed beyond the budget for POST /sessions with a scenario,
+# a character and a session_id: a repeat (a retry after a lost reply) reads the stored session
+# after its insert is refused as a duplicate
+STARTS = [("start", 201, 0), ("start again", 200, 1)]
 
 
 class ReplyLog(CommandLog):
@@ -54,9 +57,9 @@ def budget(client: Any) -> int:
     return 3 if rp.server_facts(client).atomic_updates else 4
 
 
-def within_budget(sent: dict[str, list[str]], most: int) -> bool:
-    """Whether each route of ROUTES sent at most ``most`` commands (and its extra)."""
-    return all(len(sent[name]) <= most + extra for name, *_, extra in ROUTES)
+def within_budget(sent: dict[str, list[str]], most: int, routes: list[tuple] = ROUTES) -> bool:
+    """Whether each route of ``routes`` sent at most ``most`` commands (and its extra)."""
+    return all(len(sent[name]) <= most + extra for name, *_, extra in routes)
 
 
 def reads_history(command: dict[str, Any]) -> bool:
@@ -119,6 +122,23 @@ def test_each_session_write_route_sends_at_most_its_budget_whatever_the_history(
     assert within_budget(sent, most), sent
     stored = rp.RoleplaySession._get_collection().find_one({"_id": session.pk})
     assert len(stored["conversation_history"]) == turns + 1 and stored["status"] == "ended"
+
+
+def test_starting_a_session_and_repeating_the_start_send_at_most_their_budget(app):
+    client, log, most = app
+    scenario = builders.scenario().save()
+    character = builders.character([scenario]).save()
+    payload = {"scenario_id": str(scenario.pk), "user_id": "rep-1",
+               "character_id": str(character.pk), "session_id": builders.unique("session")}
+    sent: dict[str, list[str]] = {}
+    for name, status, _ in STARTS:
+        with log.recording():
+            answer = client.post(f"{API}/sessions", json=payload)
+        assert answer.status_code == status and answer.json["success"] is True, answer.json
+        assert answer.json["session"]["session_id"] == payload["session_id"]
+        sent[name] = log.names
+    assert within_budget(sent, most, STARTS), sent
+    assert rp.RoleplaySession.objects(session_id=payload["session_id"]).count() == 1
 
 
 def test_a_turn_sends_and_receives_the_same_for_a_short_and_a_long_history(app):
