@@ -266,6 +266,8 @@ class RoleplaySession(RoleplayDocument):
                 raise DuplicateValue(
                     f"session_id {preview(session_id)} already exists for another user, scenario"
                     " or character", fields=("session_id",), values=(session_id,)) from None
+            # holding the documents it was asked with, as the session first started does
+            existing._data.update(scenario=scenario, character=character)
             existing.last_outcome = WriteOutcome.ALREADY_STORED
             return existing
         session.last_outcome = WriteOutcome.STORED

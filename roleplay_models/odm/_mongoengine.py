@@ -30,9 +30,12 @@ from functools import partialmethod
 from itertools import repeat
 from typing import Any, cast
 
+import bson
 import mongoengine
 import pymongo.errors
 from bson import SON
+from bson.codec_options import DEFAULT_CODEC_OPTIONS, CodecOptions
+from bson.raw_bson import RawBSONDocument
 from mongoengine import Document, EmbeddedDocument, StringField, ValidationError
 from mongoengine.base import BaseDocument, BaseField, BaseList
 from mongoengine.context_managers import set_write_concern
@@ -49,6 +52,7 @@ __all__ = (
     "UPDATE_OPERATOR_NAMES",
     "WHOLE_DOCUMENT_ERRORS",
     "ChoicesCheckedByValidate",
+    "ReadsStoredBSON",
     "SaveSteps",
     "UnsupportedMongoengine",
     "auto_dereferencing",
@@ -57,22 +61,27 @@ __all__ = (
     "check_insertable",
     "class_name",
     "db_field_map",
+    "dereference_when_loaded",
     "document_validation_error",
     "field_display_method",
     "field_name_of",
     "fields_ordered",
     "finish_building",
+    "finish_loading",
     "is_dereferenced",
     "is_duplicate_key",
     "is_initialised",
     "keeps_plain_data",
     "mark_dereferenced",
     "parent_if_set",
-    "point_at_parent", "point_unbuilt_at_parent",
+    "point_at_parent",
+    "point_unbuilt_at_parent",
     "query_filter",
     "query_limit",
+    "raw_reading",
     "sending_insert",
     "share_class_name",
+    "take_state_of",
     "to_mongo_takes_use_db_field",
     "update_to_mongo",
     "validate_value",
@@ -87,7 +96,8 @@ INTERNALS = frozenset({
     "_cls", "_db_field_map", "_delta", "_dereferenced", "_dynamic", "_dynamic_fields",
     "_fields_ordered", "_initialised", "_instance", "_limit", "_query",
     "_reverse_db_field_map", "_save_create", "_save_update", "_validate",
-    "_validate_choices", "set_auto_dereferencing", "STRICT",
+    "_validate_choices", "set_auto_dereferencing", "_cursor", "_cursor_obj", "_collection_obj",
+    "_as_pymongo", "STRICT",
     "NON_FIELD_ERRORS", "UPDATE_OPERATORS", "transform", "co_varnames",
 })
 
@@ -384,6 +394,19 @@ def point_unbuilt_at_parent(documents: list[Any], parent: Any) -> None:
     deque(map(object.__setattr__, documents, repeat("_instance"), repeat(parent)), maxlen=0)
 
 
+def take_state_of(document: Any, built: Any) -> None:
+    """Make ``document`` (an embedded document not built yet) hold what ``built``, a document
+    of its class, holds: its data and its state, as if it had been built that way."""
+    for kind in type(built).__mro__:
+        for name in kind.__dict__.get("__slots__", ()):
+            if name not in ("__weakref__", "__dict__"):
+                try:
+                    object.__setattr__(document, name, object.__getattribute__(built, name))
+                except AttributeError:  # not set on it
+                    pass
+    document.__dict__.update(built.__dict__)
+
+
 def begin_building(document: Any) -> None:
     """The state ``BaseDocument.__init__`` gives a document before it sets any field."""
     setter = object.__setattr__  # what BaseDocument.__setattr__ ends in while building
@@ -411,6 +434,51 @@ def document_validation_error(document: Any, errors: Mapping[str, Any]) -> Valid
     error), with its message: ``ValidationError (Model:pk) (message: ['field'])``."""
     return ValidationError(f"ValidationError ({document._class_name}:{document.pk}) ",
                            errors=dict(errors))
+
+
+class ReadsStoredBSON:
+    """A QuerySet mixin: a find whose documents are built as the QuerySet's Documents (not
+    ``as_pymongo()``) reads them as pymongo's RawBSONDocument when the Document class asks
+    for it (``reads_stored_bson()``), for its ``_from_son`` to decode only what is used."""
+
+    @property
+    def _cursor(self) -> Any:
+        queryset: Any = self
+        if (queryset._cursor_obj is None and not queryset._as_pymongo
+                and queryset._document.reads_stored_bson()):
+            collection = queryset._collection_obj
+            reading = raw_reading(collection)
+            if reading is not None:
+                queryset._collection_obj = reading
+                try:
+                    return super()._cursor  # type: ignore[misc]
+                finally:
+                    queryset._collection_obj = collection
+        return super()._cursor  # type: ignore[misc]
+
+    def explain(self) -> Any:
+        """mongoengine's ``explain()``: the server's plan for this QuerySet, as a dict."""
+        plan = super().explain()  # type: ignore[misc]
+        return bson.decode(plan.raw, DEFAULT_CODEC_OPTIONS) if isinstance(plan, RawBSONDocument) else plan
+
+
+# a collection -> the same collection reading documents as RawBSONDocument, for the last one asked
+_raw_readings: dict[int, tuple[Any, Any]] = {}
+
+
+def raw_reading(collection: Any) -> Any | None:
+    """``collection`` reading its documents as RawBSONDocument with its own codec options
+    otherwise; None for one that is not pymongo's (mongomock's, say)."""
+    cached = _raw_readings.get(id(collection))
+    if cached is not None and cached[0] is collection:
+        return cached[1]
+    if not isinstance(collection.codec_options, CodecOptions):
+        return None
+    reading = collection.with_options(
+        codec_options=collection.codec_options.with_options(document_class=RawBSONDocument))
+    _raw_readings.clear()  # one class's collection is asked for again and again; keep one
+    _raw_readings[id(collection)] = (collection, reading)
+    return reading
 
 
 class SaveSteps:

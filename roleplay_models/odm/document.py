@@ -6,6 +6,7 @@ import contextvars
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from bson import SON, ObjectId
+from bson.raw_bson import RawBSONDocument
 from mongoengine import Document, EmbeddedDocument, ValidationError
 from mongoengine.fields import EmbeddedDocumentField
 
@@ -339,20 +340,34 @@ class RoleplayDocument(
         with loading_from_database():  # stored values are kept as they are, untrimmed
             document = cls._decoded(son, created) if _auto_dereference else None
             if document is None:
-                document = super()._from_son(son, _auto_dereference=_auto_dereference,
+                document = super()._from_son(fast_paths.plain(son),
+                                             _auto_dereference=_auto_dereference,
                                              created=created)
         document._stored = True
         return document
 
     @classmethod
+    def reads_stored_bson(cls) -> bool:
+        """Whether a QuerySet reads documents of this class as RawBSONDocument: those with a
+        list whose documents are each built when first used, which are then each decoded
+        when first used too (a session's turns)."""
+        layout = layout_of(cls)
+        return layout is not None and bool(layout.lazy_lists)
+
+    @classmethod
     def _decoded(cls, son: Any, created: bool) -> Any | None:
         """mongoengine's ``_from_son(son)`` through :mod:`.fast_paths`, or None where they do
-        not cover it."""
+        not cover it. Read as a RawBSONDocument, ``son`` is decoded but for its lists of
+        documents built when first used."""
         layout = layout_of(cls)
         if layout is None:
             return None
         me.dereference_when_loaded(cls._fields.values())
-        document = fast_paths.decode(cls, layout, son, created)
+        document = None
+        if isinstance(son, RawBSONDocument):
+            document = fast_paths.decode_read(cls, layout, son, created)
+        if document is None:
+            document = fast_paths.decode(cls, layout, fast_paths.plain(son), created)
         if document is not None:
             me.finish_loading(document)
         return document

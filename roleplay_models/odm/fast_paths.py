@@ -13,6 +13,13 @@ stored as, and each is built, as loading would have built it, when first used (a
 routes that only change its status never read its turns); only a list that building later
 could give another result for is built when loaded (a value made when built, such as a
 fresh id or the time, a key no field takes, a value that may be a reference).
+A QuerySet reads a document holding such a list as pymongo's RawBSONDocument
+(``RoleplayDocument.reads_stored_bson``): its fields are decoded as pymongo would, but each
+document of the list stays undecoded until first used (:func:`decode_read`), so a session
+read for one turn decodes one turn. Its bytes are not looked at before then, so a turn
+stored without its id or its time gets them when first used rather than when loaded (a
+value made up either way, and not written by a save); a document holding anything building
+later could give another result for (``ClassLayout.decoded_whole_when``) is decoded whole.
 Any case these functions do not cover goes to mongoengine's own code; so does any value that
 a field refuses, so that its errors are mongoengine's, word for word. The mongoengine
 internals these steps stand on are reached through :mod:`._mongoengine`, which checks them
@@ -30,6 +37,7 @@ from operator import attrgetter, is_, is_not, itemgetter
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from bson import SON, DBRef
+from bson.raw_bson import RawBSONDocument
 from mongoengine import EmbeddedDocument, ValidationError, signals
 from mongoengine.base import BaseDocument, BaseField, BaseList, ComplexBaseField
 from mongoengine.fields import (
@@ -53,8 +61,9 @@ if TYPE_CHECKING:
 
     from .fields import ListOptions
 
-__all__ = ("ClassLayout", "EmbeddedListField", "add_unknown_keys", "build", "build_loaded", "decode",
-           "encode", "LOADED_STATE", "is_built", "layout_of", "takes_fast_paths", "validate")
+__all__ = ("LOADED_STATE", "ClassLayout", "EmbeddedListField", "add_unknown_keys", "build",
+           "build_loaded", "decode", "decode_read", "encode", "is_built", "layout_of", "plain",
+           "takes_fast_paths", "validate")
 
 NOT_PLAIN = (
     ComplexBaseField, EmbeddedDocumentField, GenericEmbeddedDocumentField, FileField,
@@ -65,6 +74,9 @@ NOT_PLAIN = (
 KNOWN_SETTERS = (BaseField.__set__, TextField.__set__, UTCDateTimeField.__set__)
 # encoders that store the value they are given
 STORED_AS_GIVEN = (TextField.to_mongo,)
+# (to_python, assigned) of fields whose assigned(to_python(value)) is assigned(value)
+SAME_AS_STORED = ((TextField.to_python, TextField.assigned),
+                  (UTCDateTimeField.to_python, UTCDateTimeField.assigned))
 # values BaseField.__set__ points at the document they are set on
 HOLDS_PARENT = (EmbeddedDocument, list, tuple)
 # values in which mongoengine's dereferencing looks for references
@@ -93,6 +105,9 @@ class FieldSlot:
     plain: bool
     assigned: Callable[[Any], Any] | None
     encoder: Callable[[Any], Any] | None  # the field's to_mongo; None where that is the value
+    # the field's to_python for a value given to __init__; None where storing the value gives
+    # what storing its to_python gives (a trim or a change to UTC, done once or twice alike)
+    converter: Callable[[Any], Any] | None
 
     def store(self, document: Any, value: Any) -> None:
         """``field.__set__(document, value)`` on a document still being built (so nothing
@@ -133,6 +148,11 @@ class ClassLayout:
     # a loaded list of these is built one document at a time, when each is first used
     builds_when_used: bool = False
     generated_keys: frozenset[str] = frozenset()  # stored keys of fields with callable defaults
+    # stored keys of the lists whose documents are each built when first used: read as
+    # RawBSONDocument, each is decoded then too (see decode_read)
+    lazy_lists: frozenset[str] = frozenset()
+    # byte strings whose presence in a document read as BSON has it decoded whole
+    decoded_whole_when: tuple[bytes, ...] = ()
 
 
 def layout_of(cls: Any) -> ClassLayout | None:
@@ -151,6 +171,11 @@ def _is_plain(field: BaseField) -> bool:
             and not me.to_mongo_takes_use_db_field(field))
 
 
+def _converted_when_stored(field: BaseField) -> bool:
+    kind = type(field)
+    return _is_plain(field) and (kind.to_python, getattr(kind, "assigned", None)) in SAME_AS_STORED
+
+
 def _work_out_layout(cls: Any) -> ClassLayout | None:
     if (not me.keeps_plain_data(cls) or cls._meta.get("strict", True) is not False
             or cls._meta.get("allow_inheritance") or cls._meta.get("abstract")
@@ -165,10 +190,13 @@ def _work_out_layout(cls: Any) -> ClassLayout | None:
         if field.choices and f"get_{name}_display" not in cls.__dict__:
             setattr(cls, f"get_{name}_display", me.field_display_method(field))
     slots = {name: FieldSlot(name, field, _is_plain(field), getattr(field, "assigned", None),
-                             None if type(field).to_mongo in STORED_AS_GIVEN else field.to_mongo)
+                             None if type(field).to_mongo in STORED_AS_GIVEN else field.to_mongo,
+                             None if _converted_when_stored(field) else field.to_python)
              for name, field in cls._fields.items()}
     stored_as = me.db_field_map(cls)
     remapped = {name for name, stored in stored_as.items() if name != stored}
+    lazy = [slot for slot in slots.values() if isinstance(slot.field, EmbeddedListField)
+            and slot.field.items_build_when_used()]
     return ClassLayout(
         embedded=issubclass(cls, EmbeddedDocument),
         plain=(all(slot.plain for slot in slots.values())
@@ -190,6 +218,11 @@ def _work_out_layout(cls: Any) -> ClassLayout | None:
                                   for slot in slots.values())),
         generated_keys=frozenset(slot.field.db_field for slot in slots.values()
                                  if callable(slot.field.default)),
+        lazy_lists=frozenset(slot.field.db_field for slot in lazy),
+        decoded_whole_when=REFERENCE_KEYS + tuple(
+            bytes([kind]) + item_field.db_field.encode() + b"\x00"
+            for slot in lazy for item_field in slot.field.field.document_type._fields.values()
+            for kind in HOLDERS),
     )
 
 
@@ -232,8 +265,8 @@ def build(document: Any, layout: ClassLayout, values: dict[str, Any]) -> bool:
     for key, value in values.items():
         given = layout.slots.get(key)
         if given is not None:
-            if convert and value is not None:
-                value = given.field.to_python(value)
+            if convert and value is not None and given.converter is not None:
+                value = given.converter(value)
             given.store(document, value)
         elif key not in OPTIONS:  # kept as stored: the class is not strict
             document._data[key] = value
@@ -247,6 +280,38 @@ def decode(cls: Any, layout: ClassLayout, son: Any, created: bool) -> Any | None
     if type(son) is dict and not created and not _initialising_is_watched(cls):
         return _decode_stored(cls, layout, son)
     return _decode(cls, layout, son, created)
+
+
+# In a document read as BSON, what building a list's documents when each is first used would
+# give another result for (ClassLayout.decoded_whole_when): the keys of a reference and of a
+# class name, anywhere (mongoengine loads them apart), and, as the value of a field of such a
+# document, an embedded document, an array or a DBPointer (mongoengine's first read of the
+# list looks in them for references, and wraps them): the BSON types of those, before the key.
+REFERENCE_KEYS = (b"$ref\x00", b"_ref\x00", b"_cls\x00")
+HOLDERS = (0x03, 0x04, 0x0C)
+
+
+def decode_read(cls: Any, layout: ClassLayout, raw: RawBSONDocument, created: bool
+                ) -> Any | None:
+    """``cls._from_son`` of a document read as a RawBSONDocument: the lists of
+    ``layout.lazy_lists`` keep their documents undecoded, each decoded and built when first
+    used; None when this is not a case it covers (then ``plain(raw)`` is loaded instead)."""
+    stored = raw.raw
+    if not layout.lazy_lists or any(marker in stored for marker in layout.decoded_whole_when):
+        return None
+    lazy = layout.lazy_lists
+    son = {key: value if key in lazy and type(value) is list else plain(value)
+           for key, value in raw.items()}
+    return decode(cls, layout, son, created)
+
+
+def plain(value: Any) -> Any:
+    """``value`` with each RawBSONDocument in it decoded to a dict, as pymongo reads it."""
+    if isinstance(value, RawBSONDocument):
+        return {key: plain(item) for key, item in value.items()}
+    if type(value) is list:
+        return [plain(item) for item in value]
+    return value
 
 
 def _decode_stored(cls: Any, layout: ClassLayout, son: dict[Any, Any], document: Any = None
@@ -308,9 +373,16 @@ def build_loaded(document: Any) -> None:
     layout = layout_of(cls)
     assert layout is not None  # it was loaded unbuilt by its layout
     with loading_from_database():
-        built = _decode_stored(cls, layout, son, document)
-    if built is None:  # builds_when_used promised that no value is refused
-        raise RuntimeError(f"{cls.__name__} refused a stored value it had taken when loaded")
+        if isinstance(son, RawBSONDocument):  # read undecoded: no key of it was looked at
+            son = plain(son)
+            built = _decode_stored(cls, layout, son, document)
+            if built is None:
+                built = cls._from_son(son)
+            if built is not document:  # loaded as another object: its state is taken
+                me.take_state_of(document, built)
+        elif _decode_stored(cls, layout, son, document) is not document:
+            # builds_when_used promised that no value is refused, no key is left to mongoengine
+            raise RuntimeError(f"{cls.__name__} refused a stored value it had taken when loaded")
     if parent is not None:
         me.point_at_parent(document, parent, through_setattr=False)
 
@@ -333,9 +405,14 @@ def _loaded_unbuilt(kind: Any, layout: ClassLayout, value: list[Any]) -> list[An
     kinds = set(map(type, chain.from_iterable(map(dict.values, value))))
     if any(issubclass(found, MIGHT_REFERENCE) for found in kinds):
         return None
+    return _unbuilt(kind, value)
+
+
+def _unbuilt(kind: Any, sons: list[Any]) -> list[Any]:
+    """Documents of ``kind`` not built yet, each holding its stored document of ``sons``."""
     new, setter = kind.__new__, object.__setattr__
     documents = []
-    for son in value:
+    for son in sons:
         document = new(kind)
         setter(document, STORED, son)
         documents.append(document)
@@ -442,7 +519,7 @@ class EmbeddedListField(TypedField[list[E]], ListField):
         if (isinstance(value, list) and value and not me.is_initialised(instance)
                 and not is_built(value[0])):
             parent = weakref.proxy(instance)
-            if None in map(STORED_SON, value):  # some are built
+            if any(map(is_, map(STORED_SON, value), repeat(None))):  # some are built
                 for item in value:
                     me.point_at_parent(item, parent, through_setattr=is_built(item))
             else:
@@ -481,11 +558,23 @@ class EmbeddedListField(TypedField[list[E]], ListField):
             return super().to_mongo(value, use_db_field, fields)
         return [encode(item, layout) for item in value]
 
+    def items_build_when_used(self) -> bool:
+        """Whether the documents of a list loaded from the database are each built when first
+        used (their class's fields are all plain, and none makes a value when built)."""
+        layout = layout_of(self.field.document_type)
+        return layout is not None and layout.plain and layout.builds_when_used
+
     def to_python(self, value: Any) -> Any:
         layout = self._plain_items(value)
         if layout is not None:  # documents already: mongoengine gives a new list of them
             return list(value)
         kind = self.field.document_type
+        read_as = set(map(type, value)) if isinstance(value, list) else set()
+        if RawBSONDocument in read_as:  # read by decode_read
+            if (read_as == {RawBSONDocument} and is_loading() and me.auto_dereferencing(self)
+                    and self.items_build_when_used() and not _initialising_is_watched(kind)):
+                return _unbuilt(kind, value)  # each decoded when first used
+            value = plain(value)
         layout = layout_of(kind)
         if (layout is None or not layout.plain or not isinstance(value, list)
                 or not me.auto_dereferencing(self) or set(map(type, value)) - {dict}):

@@ -53,7 +53,7 @@ def populate(documents: Docs) -> Docs:
     return documents
 
 
-class RoleplayQuerySet(TimestampedQuerySet[D]):
+class RoleplayQuerySet(me.ReadsStoredBSON, TimestampedQuerySet[D]):
     """Helpers shared by the five models' QuerySets, each one returning the same QuerySet
     class (``RoleplaySession.objects.newest_first()`` is a RoleplaySessionQuerySet)."""
 

@@ -6,6 +6,7 @@ import json
 import random
 
 import pytest
+from bson.raw_bson import RawBSONDocument
 
 import roleplay_models
 from roleplay_models import (
@@ -17,6 +18,7 @@ from roleplay_models import (
     SessionAnalytics,
 )
 from roleplay_models.db.server import server_facts
+from roleplay_models.odm.fast_paths import is_built
 from roleplay_models.testing import CommandLog
 
 import builders
@@ -277,3 +279,27 @@ def test_api_dict_shape_of_a_session(seeded):
     character = Character.objects(pk=seeded["characters"][1].pk).api_dicts(populate=False)[0]
     assert character["scenario_ids"] == [str(s.pk) for s in seeded["characters"][1].scenarios]
     assert "llmPrompt" in Scenario.objects.api_dicts()[0]
+
+
+def test_a_session_read_by_a_queryset_decodes_each_turn_when_first_used(db):
+    session = builders.session(builders.scenario().save(), conversation_history=[]).save()
+    for text in ("Hello", "Hi, who is this?", "A rep from Acme"):
+        session.add_turn("user", text)
+    read = RoleplaySession.objects.get(pk=session.pk)
+    turns = read._data["conversation_history"]
+    assert [type(turn.__dict__.get("_fast_stored_son")) for turn in turns] == [RawBSONDocument] * 3
+    assert read.conversation_history[-1].text == "A rep from Acme"
+    assert [is_built(turn) for turn in turns] == [False, False, True]
+    assert read.to_mongo() == RoleplaySession.objects.in_bulk([session.pk])[session.pk].to_mongo()
+    read.conversation_history[0].text = "Hello there"
+    read.save()
+    assert [turn["text"] for turn in builders.stored(read)["conversation_history"]] == [
+        "Hello there", "Hi, who is this?", "A rep from Acme"]
+
+
+def test_what_a_queryset_gives_other_than_documents_is_dicts(db):
+    builders.session(builders.scenario().save(), user_id="rep-a").save()
+    query = RoleplaySession.objects(user_id="rep-a")
+    assert type(query.as_pymongo()[0]) is dict
+    assert type(query.explain()) is dict
+    assert type(next(iter(query.aggregate([{"$match": {}}])))) is dict

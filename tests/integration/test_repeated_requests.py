@@ -71,6 +71,11 @@ def test_start_repeated_with_its_session_id_returns_the_session_it_made(session)
                                   session_id=session.session_id)
     assert again.pk == session.pk and again.last_outcome is WriteOutcome.ALREADY_STORED
     assert RoleplaySession.objects.count() == 1
+    # the route's answer to the repeat shows the references as its answer to the first does
+    shown = ("scenario_id", "character_id")
+    assert [again.to_api_dict()[key] for key in shown] == [
+        session.to_api_dict()[key] for key in shown]
+    assert isinstance(again.to_api_dict()["character_id"], dict)
 
 
 @pytest.mark.parametrize("change", ["user", "scenario", "character"])

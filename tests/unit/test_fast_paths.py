@@ -13,8 +13,11 @@ from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
+import bson
 import pytest
 from bson import SON, ObjectId
+from bson.codec_options import CodecOptions
+from bson.raw_bson import RawBSONDocument
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from mongoengine import EmbeddedDocument, signals
@@ -39,8 +42,12 @@ from roleplay_models.odm.fields import (
     TrimmedTextListField,
     UTCDateTimeField,
     loading_from_database,
+    utc_now,
 )
 
+# how a QuerySet of this package reads a session: as RawBSONDocument, times as aware UTC
+READ_AS_BSON = CodecOptions(document_class=RawBSONDocument, tz_aware=True,
+                            tzinfo=datetime.timezone.utc)
 SAME_INPUTS = settings(max_examples=150, deadline=None, derandomize=True)
 EMBEDDED = (ConversationEntry, KeyMoment, SessionMetadata)
 GENERATED = object()  # stands for a value made by a callable default (a fresh id, the time)
@@ -412,6 +419,20 @@ def everything(session: Any, first: str) -> list[Any]:
     return seen
 
 
+# turns, keys another program stored in them, the first use of the history, whether its last
+# turn is read before that
+HISTORIES = given(st.lists(values_of(ConversationEntry), max_size=4),
+                  st.lists(STORED_EXTRA, max_size=2), st.sampled_from(FIRST_USES), st.booleans())
+
+
+def loaded_and_used(son: Any, first: str, read_last: bool) -> list[Any]:
+    """``everything`` of the session loaded from ``son``, its last turn read first or not."""
+    session = RoleplaySession._from_son(son)
+    if read_last and session.conversation_history:  # one turn built, the others not
+        outcome(lambda: session.conversation_history[-1].text)
+    return everything(session, first)
+
+
 def turn_state(entry: Any) -> dict[str, Any]:
     """What a turn holds (``state``), its document (gone once the test's load returns) left
     out; ``everything`` compares it apart."""
@@ -419,17 +440,13 @@ def turn_state(entry: Any) -> dict[str, Any]:
 
 
 @SAME_INPUTS
-@given(st.lists(values_of(ConversationEntry), max_size=4), st.lists(STORED_EXTRA, max_size=2),
-       st.sampled_from(FIRST_USES), st.booleans())
+@HISTORIES
 def test_a_history_built_when_used_gives_what_building_it_when_loaded_gives(
         turns, extras, first, read_last):
     stored = stored_session(turns, extras)
 
     def load() -> Any:
-        session = RoleplaySession._from_son(stored)
-        if read_last and session.conversation_history:  # one turn built, the others not
-            outcome(lambda: session.conversation_history[-1].text)
-        return everything(session, first)
+        return loaded_and_used(stored, first, read_last)
 
     fast = outcome(load)
     with generic(ConversationEntry):
@@ -464,6 +481,63 @@ def test_a_history_that_building_later_could_change_is_built_when_loaded(change)
     change(stored["conversation_history"][0])
     session = RoleplaySession._from_son(stored)
     assert is_built(session._data["conversation_history"][0])
+
+
+def read_as_bson(stored: dict[str, Any]) -> RawBSONDocument:
+    """``stored`` as a QuerySet reads it (see ``RoleplayDocument.reads_stored_bson``)."""
+    return RawBSONDocument(bson.encode(stored), READ_AS_BSON)
+
+
+@SAME_INPUTS
+@HISTORIES
+def test_a_session_read_as_bson_gives_what_mongoengine_gives_for_it_decoded(
+        turns, extras, first, read_last):
+    stored = stored_session(turns, extras)
+    encoded = outcome(lambda: bson.encode(stored))
+    assume(encoded[0] == "ok")  # what BSON can hold (not an integer of 65 bits, say)
+    # each load decodes its own NaN, which is equal to no other
+    assume(all(value == value for turn in turns for value in turn.values()))
+    decoded = bson.decode(encoded[1], READ_AS_BSON.with_options(document_class=dict))
+
+    fast = outcome(lambda: loaded_and_used(read_as_bson(stored), first, read_last))
+    with generic(RoleplaySession, ConversationEntry, SessionMetadata):
+        slow = outcome(lambda: loaded_and_used(decoded, first, read_last))
+    assert fast == slow
+
+
+def test_a_session_read_as_bson_decodes_each_turn_when_it_is_first_used():
+    stored = stored_session([{"role": "user", "text": "a"}, {"role": "assistant", "text": "b"}],
+                            [{"pk": 1}])  # a key mongoengine's own code loads
+    session = RoleplaySession._from_son(read_as_bson(stored))
+    turns = session._data["conversation_history"]
+    assert [type(turn.__dict__.get("_fast_stored_son")) for turn in turns] == [RawBSONDocument] * 2
+    assert session.conversation_history[-1].text == "b"
+    assert session.conversation_history[0].role == "user"  # built by mongoengine, taken over
+    assert [is_built(turn) for turn in turns] == [True, True]
+    assert [turn._instance == session for turn in turns] == [True, True]
+    assert session._get_changed_fields() == [] and session._delta() == ({}, {})
+
+
+@pytest.mark.parametrize("change", [
+    pytest.param(lambda turn: turn.update(text={"$ref": "x", "$id": 1}), id="a reference"),
+    pytest.param(lambda turn: turn.update(text={"_ref": 1, "_cls": "x"}), id="mongoengine's"),
+    pytest.param(lambda turn: turn.update(_cls="ConversationEntry"), id="a class name"),
+])
+def test_a_session_read_as_bson_holding_a_reference_is_decoded_whole(change):
+    stored = stored_session([{"role": "user", "text": "a"}], [])
+    change(stored["conversation_history"][0])
+    session = RoleplaySession._from_son(read_as_bson(stored))
+    assert is_built(session._data["conversation_history"][0])
+
+
+def test_a_turn_read_as_bson_without_an_id_or_a_time_gets_them_when_first_used():
+    stored = stored_session([{"role": "user", "text": "a"}], [])
+    del stored["conversation_history"][0]["_id"], stored["conversation_history"][0]["timestamp"]
+    session = RoleplaySession._from_son(read_as_bson(stored))
+    before = utc_now()
+    turn = session.conversation_history[0]
+    assert isinstance(turn.id, ObjectId) and turn.timestamp >= before  # made now, as stored
+    assert session._get_changed_fields() == []  # and not written by a save
 
 
 def test_a_history_loaded_outside_the_database_is_built_when_given():
