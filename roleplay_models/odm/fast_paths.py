@@ -28,12 +28,13 @@ when imported. ``tests/unit/test_fast_paths.py`` compares the two on generated i
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from itertools import chain, compress, repeat
-from operator import attrgetter, is_, is_not, itemgetter
+from operator import attrgetter, is_, is_not, itemgetter, methodcaller
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from bson import SON, DBRef
@@ -152,7 +153,7 @@ class ClassLayout:
     # RawBSONDocument, each is decoded then too (see decode_read)
     lazy_lists: frozenset[str] = frozenset()
     # byte strings whose presence in a document read as BSON has it decoded whole
-    decoded_whole_when: tuple[bytes, ...] = ()
+    decoded_whole_when: tuple[re.Pattern[bytes], ...] = ()
 
 
 def layout_of(cls: Any) -> ClassLayout | None:
@@ -174,6 +175,22 @@ def _is_plain(field: BaseField) -> bool:
 def _converted_when_stored(field: BaseField) -> bool:
     kind = type(field)
     return _is_plain(field) and (kind.to_python, getattr(kind, "assigned", None)) in SAME_AS_STORED
+
+
+def _decoded_whole_when(lazy: list[FieldSlot]) -> tuple[re.Pattern[bytes], ...]:
+    """What, found in the BSON of a document whose ``lazy`` lists are read undecoded, would
+    make building their documents when each is first used give another result than building
+    them when loaded, which it then is: an embedded document, an array or a DBPointer as the
+    value of a field of theirs (mongoengine's first read of the list looks in it for
+    references, and wraps it), and a class name anywhere (mongoengine's loading may pick
+    another class by it). Each search starts from a byte that is rare in BSON: quick."""
+    names = sorted({item.db_field.encode() for slot in lazy
+                    for item in slot.field.field.document_type._fields.values()})
+    if not names:
+        return ()
+    keys = b"(?:" + b"|".join(map(re.escape, names)) + b")\x00"
+    return (*(re.compile(re.escape(bytes([kind])) + keys) for kind in HOLDERS),
+            re.compile(rb"_cls\x00"))
 
 
 def _work_out_layout(cls: Any) -> ClassLayout | None:
@@ -219,10 +236,7 @@ def _work_out_layout(cls: Any) -> ClassLayout | None:
         generated_keys=frozenset(slot.field.db_field for slot in slots.values()
                                  if callable(slot.field.default)),
         lazy_lists=frozenset(slot.field.db_field for slot in lazy),
-        decoded_whole_when=REFERENCE_KEYS + tuple(
-            bytes([kind]) + item_field.db_field.encode() + b"\x00"
-            for slot in lazy for item_field in slot.field.field.document_type._fields.values()
-            for kind in HOLDERS),
+        decoded_whole_when=_decoded_whole_when(lazy),
     )
 
 
@@ -282,12 +296,7 @@ def decode(cls: Any, layout: ClassLayout, son: Any, created: bool) -> Any | None
     return _decode(cls, layout, son, created)
 
 
-# In a document read as BSON, what building a list's documents when each is first used would
-# give another result for (ClassLayout.decoded_whole_when): the keys of a reference and of a
-# class name, anywhere (mongoengine loads them apart), and, as the value of a field of such a
-# document, an embedded document, an array or a DBPointer (mongoengine's first read of the
-# list looks in them for references, and wraps them): the BSON types of those, before the key.
-REFERENCE_KEYS = (b"$ref\x00", b"_ref\x00", b"_cls\x00")
+# the BSON types of an embedded document, an array and a DBPointer (read as a DBRef)
 HOLDERS = (0x03, 0x04, 0x0C)
 
 
@@ -296,8 +305,9 @@ def decode_read(cls: Any, layout: ClassLayout, raw: RawBSONDocument, created: bo
     """``cls._from_son`` of a document read as a RawBSONDocument: the lists of
     ``layout.lazy_lists`` keep their documents undecoded, each decoded and built when first
     used; None when this is not a case it covers (then ``plain(raw)`` is loaded instead)."""
-    stored = raw.raw
-    if not layout.lazy_lists or any(marker in stored for marker in layout.decoded_whole_when):
+    stored = raw.raw  # bytes, or a memoryview of the reply (searched alike)
+    if not layout.lazy_lists or any(map(methodcaller("search", stored),
+                                        layout.decoded_whole_when)):
         return None
     lazy = layout.lazy_lists
     son = {key: value if key in lazy and type(value) is list else plain(value)

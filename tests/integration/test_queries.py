@@ -7,10 +7,12 @@ import random
 
 import pytest
 from bson.raw_bson import RawBSONDocument
+from pymongo.errors import OperationFailure
 
 import roleplay_models
 from roleplay_models import (
     Character,
+    ConversationEntry,
     InvalidFilter,
     RoleplaySession,
     RoleplayTip,
@@ -301,5 +303,22 @@ def test_what_a_queryset_gives_other_than_documents_is_dicts(db):
     builders.session(builders.scenario().save(), user_id="rep-a").save()
     query = RoleplaySession.objects(user_id="rep-a")
     assert type(query.as_pymongo()[0]) is dict
-    assert type(query.explain()) is dict
     assert type(next(iter(query.aggregate([{"$match": {}}])))) is dict
+    try:
+        plan = query.explain()
+    except OperationFailure:  # mongo-java-server has no explain
+        return
+    assert type(plan) is dict
+
+
+def test_a_long_session_read_by_a_queryset_holding_a_nested_value_is_decoded_whole(db):
+    # over 4 KiB, which pymongo (4.18 on) hands on as a view of its reply rather than bytes
+    session = builders.session(builders.scenario().save(), conversation_history=[
+        ConversationEntry(role="user", text="A line of the call, " * 10) for _ in range(40)]
+    ).save()
+    collection = RoleplaySession._get_collection()
+    collection.update_one({"_id": session.pk},
+                          {"$set": {"conversation_history.39.text": ["not", "a", "text"]}})
+    read = RoleplaySession.objects.get(pk=session.pk)
+    assert all(is_built(turn) for turn in read._data["conversation_history"])
+    assert read.conversation_history[-1].text == ["not", "a", "text"]
