@@ -42,6 +42,8 @@ from mongoengine.context_managers import set_write_concern
 from mongoengine.errors import BulkWriteError, NotUniqueError, OperationError
 from mongoengine.queryset import QuerySet
 
+from .stored_bson import reading_codec
+
 __all__ = (
     "ATTRIBUTE_KEYS",
     "CLASS_KEY",
@@ -467,15 +469,14 @@ _raw_readings: dict[int, tuple[Any, Any]] = {}
 
 
 def raw_reading(collection: Any) -> Any | None:
-    """``collection`` reading its documents as RawBSONDocument with its own codec options
-    otherwise; None for one that is not pymongo's (mongomock's, say)."""
+    """``collection`` reading its documents as ReadDocument (a RawBSONDocument) with its own
+    codec options otherwise; None for one that is not pymongo's (mongomock's, say)."""
     cached = _raw_readings.get(id(collection))
     if cached is not None and cached[0] is collection:
         return cached[1]
     if not isinstance(collection.codec_options, CodecOptions):
         return None
-    reading = collection.with_options(
-        codec_options=collection.codec_options.with_options(document_class=RawBSONDocument))
+    reading = collection.with_options(codec_options=reading_codec(collection.codec_options))
     _raw_readings.clear()  # one class's collection is asked for again and again; keep one
     _raw_readings[id(collection)] = (collection, reading)
     return reading

@@ -18,6 +18,7 @@ from .fields import loading_from_database
 from .limits import check_document_size
 from .queryset import RoleplayQuerySet
 from .references import ChecksReferences, malformed_references
+from .stored_bson import plain
 from .timestamps import TimestampedMixin, is_new
 from .uniqueness import duplicate_error
 from .writes import none_stored_as_null
@@ -340,7 +341,7 @@ class RoleplayDocument(
         with loading_from_database():  # stored values are kept as they are, untrimmed
             document = cls._decoded(son, created) if _auto_dereference else None
             if document is None:
-                document = super()._from_son(fast_paths.plain(son),
+                document = super()._from_son(plain(son),
                                              _auto_dereference=_auto_dereference,
                                              created=created)
         document._stored = True
@@ -367,7 +368,7 @@ class RoleplayDocument(
         if isinstance(son, RawBSONDocument):
             document = fast_paths.decode_read(cls, layout, son, created)
         if document is None:
-            document = fast_paths.decode(cls, layout, fast_paths.plain(son), created)
+            document = fast_paths.decode(cls, layout, plain(son), created)
         if document is not None:
             me.finish_loading(document)
         return document

@@ -56,6 +56,7 @@ from mongoengine.fields import (
 
 from . import _mongoengine as me
 from .fields import NumberField, TextField, TypedField, UTCDateTimeField, is_loading, loading_from_database
+from .stored_bson import plain
 
 if TYPE_CHECKING:
     from typing_extensions import Self, Unpack
@@ -63,7 +64,7 @@ if TYPE_CHECKING:
     from .fields import ListOptions
 
 __all__ = ("LOADED_STATE", "ClassLayout", "EmbeddedListField", "add_unknown_keys", "build",
-           "build_loaded", "decode", "decode_read", "encode", "is_built", "layout_of", "plain",
+           "build_loaded", "decode", "decode_read", "encode", "is_built", "layout_of",
            "takes_fast_paths", "validate")
 
 NOT_PLAIN = (
@@ -313,15 +314,6 @@ def decode_read(cls: Any, layout: ClassLayout, raw: RawBSONDocument, created: bo
     son = {key: value if key in lazy and type(value) is list else plain(value)
            for key, value in raw.items()}
     return decode(cls, layout, son, created)
-
-
-def plain(value: Any) -> Any:
-    """``value`` with each RawBSONDocument in it decoded to a dict, as pymongo reads it."""
-    if isinstance(value, RawBSONDocument):
-        return {key: plain(item) for key, item in value.items()}
-    if type(value) is list:
-        return [plain(item) for item in value]
-    return value
 
 
 def _decode_stored(cls: Any, layout: ClassLayout, son: dict[Any, Any], document: Any = None
@@ -579,9 +571,10 @@ class EmbeddedListField(TypedField[list[E]], ListField):
         if layout is not None:  # documents already: mongoengine gives a new list of them
             return list(value)
         kind = self.field.document_type
-        read_as = set(map(type, value)) if isinstance(value, list) else set()
-        if RawBSONDocument in read_as:  # read by decode_read
-            if (read_as == {RawBSONDocument} and is_loading() and me.auto_dereferencing(self)
+        read_as = [issubclass(found, RawBSONDocument)
+                   for found in set(map(type, value))] if isinstance(value, list) else []
+        if any(read_as):  # read by decode_read
+            if (all(read_as) and is_loading() and me.auto_dereferencing(self)
                     and self.items_build_when_used() and not _initialising_is_watched(kind)):
                 return _unbuilt(kind, value)  # each decoded when first used
             value = plain(value)

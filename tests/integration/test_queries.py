@@ -6,7 +6,6 @@ import json
 import random
 
 import pytest
-from bson.raw_bson import RawBSONDocument
 from pymongo.errors import OperationFailure
 
 import roleplay_models
@@ -21,6 +20,7 @@ from roleplay_models import (
 )
 from roleplay_models.db.server import server_facts
 from roleplay_models.odm.fast_paths import is_built
+from roleplay_models.odm.stored_bson import ReadDocument
 from roleplay_models.testing import CommandLog
 
 import builders
@@ -289,7 +289,7 @@ def test_a_session_read_by_a_queryset_decodes_each_turn_when_first_used(db):
         session.add_turn("user", text)
     read = RoleplaySession.objects.get(pk=session.pk)
     turns = read._data["conversation_history"]
-    assert [type(turn.__dict__.get("_fast_stored_son")) for turn in turns] == [RawBSONDocument] * 3
+    assert [type(turn.__dict__.get("_fast_stored_son")) for turn in turns] == [ReadDocument] * 3
     assert read.conversation_history[-1].text == "A rep from Acme"
     assert [is_built(turn) for turn in turns] == [False, False, True]
     assert read.to_mongo() == RoleplaySession.objects.in_bulk([session.pk])[session.pk].to_mongo()

@@ -44,10 +44,10 @@ from roleplay_models.odm.fields import (
     loading_from_database,
     utc_now,
 )
+from roleplay_models.odm.stored_bson import ReadDocument, reading_codec
 
 # how a QuerySet of this package reads a session: as RawBSONDocument, times as aware UTC
-READ_AS_BSON = CodecOptions(document_class=RawBSONDocument, tz_aware=True,
-                            tzinfo=datetime.timezone.utc)
+READ_AS_BSON = reading_codec(CodecOptions(tz_aware=True, tzinfo=datetime.timezone.utc))
 SAME_INPUTS = settings(max_examples=150, deadline=None, derandomize=True)
 EMBEDDED = (ConversationEntry, KeyMoment, SessionMetadata)
 GENERATED = object()  # stands for a value made by a callable default (a fresh id, the time)
@@ -485,7 +485,7 @@ def test_a_history_that_building_later_could_change_is_built_when_loaded(change)
 
 def read_as_bson(stored: dict[str, Any]) -> RawBSONDocument:
     """``stored`` as a QuerySet reads it (see ``RoleplayDocument.reads_stored_bson``)."""
-    return RawBSONDocument(bson.encode(stored), READ_AS_BSON)
+    return bson.decode(bson.encode(stored), READ_AS_BSON)
 
 
 @SAME_INPUTS
@@ -510,7 +510,7 @@ def test_a_session_read_as_bson_decodes_each_turn_when_it_is_first_used():
                             [{"pk": 1}])  # a key mongoengine's own code loads
     session = RoleplaySession._from_son(read_as_bson(stored))
     turns = session._data["conversation_history"]
-    assert [type(turn.__dict__.get("_fast_stored_son")) for turn in turns] == [RawBSONDocument] * 2
+    assert [type(turn.__dict__.get("_fast_stored_son")) for turn in turns] == [ReadDocument] * 2
     assert session.conversation_history[-1].text == "b"
     assert session.conversation_history[0].role == "user"  # built by mongoengine, taken over
     assert [is_built(turn) for turn in turns] == [True, True]
@@ -561,3 +561,15 @@ def test_a_receiver_of_the_init_signals_sees_each_turn_when_the_session_is_loade
     finally:
         signals.post_init.disconnect(count, sender=ConversationEntry)
     assert seen == ["ConversationEntry"]
+
+
+def test_a_read_document_holds_what_pymongo_s_raw_document_holds():
+    stored = stored_session([{"role": "user", "text": "a"}], [])
+    data = bson.encode(stored)
+    read, theirs = bson.decode(data, READ_AS_BSON), RawBSONDocument(data, READ_AS_BSON)
+    assert type(read) is ReadDocument and read.raw == theirs.raw == data
+    assert dict(read.items()) == dict(theirs.items())
+    assert type(read["conversation_history"][0]) is ReadDocument
+    with pytest.raises(TypeError):  # built by a program: pymongo's checks
+        ReadDocument(data, CodecOptions())
+    assert ReadDocument(data).raw == data
