@@ -77,7 +77,7 @@ __all__ = (
     "mark_dereferenced",
     "parent_if_set",
     "point_at_parent",
-    "point_unbuilt_at_parent",
+    "point_each_at_parent",
     "query_filter",
     "query_limit",
     "raw_reading",
@@ -390,9 +390,10 @@ def point_at_parent(document: Any, parent: Any, through_setattr: bool) -> None:
         object.__setattr__(document, "_instance", parent)
 
 
-def point_unbuilt_at_parent(documents: list[Any], parent: Any) -> None:
+def point_each_at_parent(documents: list[Any], parent: Any) -> None:
     """``point_at_parent(document, parent, through_setattr=False)`` of each of ``documents``
-    (embedded documents not built yet), in one pass in C."""
+    (embedded documents of a class whose ``__setattr__`` is BaseDocument's, built or not),
+    in one pass in C."""
     deque(map(object.__setattr__, documents, repeat("_instance"), repeat(parent)), maxlen=0)
 
 

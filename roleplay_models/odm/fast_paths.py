@@ -515,17 +515,14 @@ class EmbeddedListField(TypedField[list[E]], ListField):
         return layout if all(map(is_, map(type, value), repeat(kind))) else None  # in C
 
     def __set__(self, instance: Any, value: list[E]) -> None:  # typed: users assign lists
-        # a list loaded unbuilt, set on the document being built from it: mongoengine's
-        # __set__ points each document at it through BaseDocument.__setattr__, which for a
-        # document not built yet ends in object.__setattr__ (and would ask it for its state)
+        # set on a document being built (from __init__'s values, or loaded): mongoengine's
+        # __set__ stores the list and points each of its documents at that document through
+        # BaseDocument.__setattr__, with a proxy each; for documents of a plain class that
+        # ends in object.__setattr__ (and would ask one not built yet for its state), so all
+        # are pointed here in one pass at one proxy
         if (isinstance(value, list) and value and not me.is_initialised(instance)
-                and not is_built(value[0])):
-            parent = weakref.proxy(instance)
-            if any(map(is_, map(STORED_SON, value), repeat(None))):  # some are built
-                for item in value:
-                    me.point_at_parent(item, parent, through_setattr=is_built(item))
-            else:
-                me.point_unbuilt_at_parent(value, parent)
+                and self._plain_items(value) is not None):
+            me.point_each_at_parent(value, weakref.proxy(instance))
             instance._data[self.name] = value
             return
         super().__set__(instance, value)
