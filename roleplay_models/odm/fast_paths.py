@@ -149,6 +149,7 @@ class ClassLayout:
     refused_keys: frozenset[str] = frozenset()  # stored keys decode leaves to the general path
     # a loaded list of these is built one document at a time, when each is first used
     builds_when_used: bool = False
+    given_keys: frozenset[str] = frozenset()  # the fields' names and __init__'s options
     generated_keys: frozenset[str] = frozenset()  # stored keys of fields with callable defaults
     # stored keys of the lists whose documents are each built when first used: read as
     # RawBSONDocument, each is decoded then too (see decode_read)
@@ -236,6 +237,7 @@ def _work_out_layout(cls: Any) -> ClassLayout | None:
                                   for slot in slots.values())),
         generated_keys=frozenset(slot.field.db_field for slot in slots.values()
                                  if callable(slot.field.default)),
+        given_keys=frozenset(slots) | frozenset(OPTIONS),
         lazy_lists=frozenset(slot.field.db_field for slot in lazy),
         decoded_whole_when=_decoded_whole_when(lazy),
     )
@@ -267,11 +269,12 @@ def build(document: Any, layout: ClassLayout, values: dict[str, Any]) -> bool:
     Returns False, having done nothing, when this is not a case it covers."""
     convert = values.get("__auto_convert", True)
     created = values.get("_created", True)
-    unknown = values.keys() - layout.slots.keys()
-    unknown.difference_update(OPTIONS)
-    # a new document refuses unknown keys; "id", "pk" and "_cls" are set as attributes
-    if (unknown and (created or not unknown.isdisjoint(me.ATTRIBUTE_KEYS))) \
-            or _initialising_is_watched(type(document)):
+    if not values.keys() <= layout.given_keys:  # usually each key is a field or an option
+        unknown = values.keys() - layout.given_keys
+        # a new document refuses unknown keys; "id", "pk" and "_cls" are set as attributes
+        if created or not unknown.isdisjoint(me.ATTRIBUTE_KEYS):
+            return False
+    if _initialising_is_watched(type(document)):
         return False
     me.begin_building(document)
     for slot in layout.slots.values():
