@@ -26,23 +26,22 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import partialmethod
 from itertools import repeat
 from typing import Any, cast
 
-import bson
 import mongoengine
 import pymongo.errors
 from bson import SON
-from bson.codec_options import DEFAULT_CODEC_OPTIONS, CodecOptions
-from bson.raw_bson import RawBSONDocument
+from bson.codec_options import CodecOptions
 from mongoengine import Document, EmbeddedDocument, StringField, ValidationError
 from mongoengine.base import BaseDocument, BaseField, BaseList
 from mongoengine.context_managers import set_write_concern
 from mongoengine.errors import BulkWriteError, NotUniqueError, OperationError
 from mongoengine.queryset import QuerySet
 
-from .stored_bson import reading_codec
+from .stored_bson import ReadDocument, reading_codec
 
 __all__ = (
     "ATTRIBUTE_KEYS",
@@ -68,6 +67,7 @@ __all__ = (
     "field_display_method",
     "field_name_of",
     "fields_ordered",
+    "forget_building",
     "finish_building",
     "finish_loading",
     "is_dereferenced",
@@ -99,7 +99,7 @@ INTERNALS = frozenset({
     "_fields_ordered", "_initialised", "_instance", "_limit", "_query",
     "_reverse_db_field_map", "_save_create", "_save_update", "_validate",
     "_validate_choices", "set_auto_dereferencing", "_cursor", "_cursor_obj", "_collection_obj",
-    "_as_pymongo", "STRICT",
+    "_as_pymongo", "_max_time_ms", "STRICT",
     "NON_FIELD_ERRORS", "UPDATE_OPERATORS", "transform", "co_varnames",
 })
 
@@ -410,6 +410,20 @@ def take_state_of(document: Any, built: Any) -> None:
     document.__dict__.update(built.__dict__)
 
 
+def forget_building(document: Any, keep: str) -> None:
+    """Take back what building ``document`` set, whatever step it failed at: the state it
+    had before :func:`begin_building`, with the parent it was pointed at and its attribute
+    ``keep``."""
+    for name in ("_initialised", "_created", "_data", "_dynamic_fields", "_changed_fields"):
+        try:
+            object.__delattr__(document, name)
+        except AttributeError:  # not set yet
+            pass
+    for name in list(document.__dict__):
+        if name != keep:
+            del document.__dict__[name]
+
+
 def begin_building(document: Any) -> None:
     """The state ``BaseDocument.__init__`` gives a document before it sets any field."""
     setter = object.__setattr__  # what BaseDocument.__setattr__ ends in while building
@@ -440,29 +454,57 @@ def document_validation_error(document: Any, errors: Mapping[str, Any]) -> Valid
 
 
 class ReadsStoredBSON:
-    """A QuerySet mixin: a find whose documents are built as the QuerySet's Documents (not
-    ``as_pymongo()``) reads them as pymongo's RawBSONDocument when the Document class asks
-    for it (``reads_stored_bson()``), for its ``_from_son`` to decode only what is used."""
+    """A QuerySet mixin: a find whose documents are built as the QuerySet's Documents reads
+    them as ReadDocument (a RawBSONDocument) when the Document class asks for it
+    (``reads_stored_bson()``), for its ``_from_son`` to decode only what is used. What a
+    QuerySet hands on as the server sent it (``as_pymongo()``, ``distinct()``,
+    ``explain()``) is read as dicts, also when it inherits a cursor that read BSON."""
 
     @property
     def _cursor(self) -> Any:
         queryset: Any = self
-        if (queryset._cursor_obj is None and not queryset._as_pymongo
-                and queryset._document.reads_stored_bson()):
-            collection = queryset._collection_obj
-            reading = raw_reading(collection)
+        cursor = queryset._cursor_obj
+        hands_on = queryset._as_pymongo or _handing_on.get()
+        if cursor is None and not hands_on and queryset._document.reads_stored_bson():
+            reading = raw_reading(queryset._collection_obj)
             if reading is not None:
-                queryset._collection_obj = reading
-                try:
-                    return super()._cursor  # type: ignore[misc]
-                finally:
-                    queryset._collection_obj = collection
+                # mongoengine's cursor, made on a copy that reads BSON: nothing of this
+                # QuerySet but its cursor changes (another thread may be using it)
+                copy = object.__new__(type(queryset))
+                copy.__dict__.update(queryset.__dict__, _collection_obj=reading)
+                queryset._cursor_obj = super(ReadsStoredBSON, copy)._cursor  # type: ignore[misc]
+                return queryset._cursor_obj
+        elif cursor is not None and hands_on and _reads_bson(cursor):
+            queryset._cursor_obj = None  # made again from this QuerySet, reading dicts
+            cursor = super()._cursor  # type: ignore[misc]
+            if queryset._max_time_ms is not None:  # the one setting mongoengine keeps apart
+                cursor.max_time_ms(queryset._max_time_ms)
+            return cursor
         return super()._cursor  # type: ignore[misc]
+
+    def distinct(self, field: str) -> Any:
+        """mongoengine's ``distinct()``, the values read as dicts."""
+        token = _handing_on.set(True)
+        try:
+            return super().distinct(field)  # type: ignore[misc]
+        finally:
+            _handing_on.reset(token)
 
     def explain(self) -> Any:
         """mongoengine's ``explain()``: the server's plan for this QuerySet, as a dict."""
-        plan = super().explain()  # type: ignore[misc]
-        return bson.decode(plan.raw, DEFAULT_CODEC_OPTIONS) if isinstance(plan, RawBSONDocument) else plan
+        token = _handing_on.set(True)
+        try:
+            return super().explain()  # type: ignore[misc]
+        finally:
+            _handing_on.reset(token)
+
+
+# True while a QuerySet method that hands on what the server sends runs
+_handing_on: ContextVar[bool] = ContextVar("roleplay_models_handing_on", default=False)
+
+
+def _reads_bson(cursor: Any) -> bool:
+    return bool(cursor.collection.codec_options.document_class is ReadDocument)
 
 
 # a collection -> the same collection reading documents as RawBSONDocument, for the last one asked

@@ -11,7 +11,7 @@ from mongoengine import Document, EmbeddedDocument, ValidationError
 from mongoengine.fields import EmbeddedDocumentField
 
 from . import _mongoengine as me
-from . import fast_paths
+from . import fast_paths, stored_bson
 from .api import api_shape, reference_dict
 from .fast_paths import add_unknown_keys, layout_of, takes_fast_paths
 from .fields import loading_from_database
@@ -353,7 +353,7 @@ class RoleplayDocument(
         list whose documents are each built when first used, which are then each decoded
         when first used too (a session's turns)."""
         layout = layout_of(cls)
-        return layout is not None and bool(layout.lazy_lists)
+        return stored_bson.AVAILABLE and layout is not None and bool(layout.lazy_lists)
 
     @classmethod
     def _decoded(cls, son: Any, created: bool) -> Any | None:

@@ -18,8 +18,10 @@ A QuerySet reads a document holding such a list as pymongo's RawBSONDocument
 document of the list stays undecoded until first used (:func:`decode_read`), so a session
 read for one turn decodes one turn. Its bytes are not looked at before then, so a turn
 stored without its id or its time gets them when first used rather than when loaded (a
-value made up either way, and not written by a save); a document holding anything building
-later could give another result for (``ClassLayout.decoded_whole_when``) is decoded whole.
+value made up either way, and not written by a save), and a turn pymongo cannot decode
+(text that is not UTF-8) fails when used, each time, rather than when loaded; a document
+holding anything building later could give another result for
+(``ClassLayout.decoded_whole_when``) is decoded whole.
 Any case these functions do not cover goes to mongoengine's own code; so does any value that
 a field refuses, so that its errors are mongoengine's, word for word. The mongoengine
 internals these steps stand on are reached through :mod:`._mongoengine`, which checks them
@@ -56,7 +58,7 @@ from mongoengine.fields import (
 
 from . import _mongoengine as me
 from .fields import NumberField, TextField, TypedField, UTCDateTimeField, is_loading, loading_from_database
-from .stored_bson import plain
+from .stored_bson import decoded, plain
 
 if TYPE_CHECKING:
     from typing_extensions import Self, Unpack
@@ -184,15 +186,17 @@ def _decoded_whole_when(lazy: list[FieldSlot]) -> tuple[re.Pattern[bytes], ...]:
     make building their documents when each is first used give another result than building
     them when loaded, which it then is: an embedded document, an array or a DBPointer as the
     value of a field of theirs (mongoengine's first read of the list looks in it for
-    references, and wraps it), and a class name anywhere (mongoengine's loading may pick
-    another class by it). Each search starts from a byte that is rare in BSON: quick."""
+    references, and wraps it), a class name or a key __init__ takes as an option anywhere
+    (mongoengine's loading may pick another class by it, or refuse it) and a DBRef anywhere
+    (pymongo decodes it apart: the document is then decoded as pymongo decodes it). Each
+    search starts from a byte rare in BSON, or from "_" and then few: quick."""
     names = sorted({item.db_field.encode() for slot in lazy
                     for item in slot.field.field.document_type._fields.values()})
     if not names:
         return ()
     keys = b"(?:" + b"|".join(map(re.escape, names)) + b")\x00"
     return (*(re.compile(re.escape(bytes([kind])) + keys) for kind in HOLDERS),
-            re.compile(rb"_cls\x00"))
+            re.compile(rb"_(?:cls|created|_auto_convert)\x00"), re.compile(rb"\$ref\x00"))
 
 
 def _work_out_layout(cls: Any) -> ClassLayout | None:
@@ -372,22 +376,28 @@ def build_loaded(document: Any) -> None:
     son = getattr(document, STORED, None)
     if son is None:
         raise RuntimeError(f"{type(document).__name__} is built already")
-    object.__delattr__(document, STORED)  # the class's None shows through
     parent = me.parent_if_set(document)  # set since by the list it was loaded into
     cls = type(document)
     layout = layout_of(cls)
     assert layout is not None  # it was loaded unbuilt by its layout
-    with loading_from_database():
-        if isinstance(son, RawBSONDocument):  # read undecoded: no key of it was looked at
-            son = plain(son)
-            built = _decode_stored(cls, layout, son, document)
-            if built is None:
-                built = cls._from_son(son)
-            if built is not document:  # loaded as another object: its state is taken
-                me.take_state_of(document, built)
-        elif _decode_stored(cls, layout, son, document) is not document:
-            # builds_when_used promised that no value is refused, no key is left to mongoengine
-            raise RuntimeError(f"{cls.__name__} refused a stored value it had taken when loaded")
+    try:
+        with loading_from_database():
+            if isinstance(son, RawBSONDocument):  # read undecoded: no key of it looked at
+                son = decoded(son)
+                built = _decode_stored(cls, layout, son, document)
+                if built is None:
+                    built = cls._from_son(son)
+                if built is not document:  # loaded as another object: its state is taken
+                    me.take_state_of(document, built)
+            elif _decode_stored(cls, layout, son, document) is not document:
+                # builds_when_used promised that no value is refused, no key is left to
+                # mongoengine
+                raise RuntimeError(
+                    f"{cls.__name__} refused a stored value it had taken when loaded")
+    except BaseException:
+        me.forget_building(document, keep=STORED)  # not built: the next use tries again, and fails alike
+        raise
+    object.__delattr__(document, STORED)  # built: the class's None shows through
     if parent is not None:
         me.point_at_parent(document, parent, through_setattr=False)
 

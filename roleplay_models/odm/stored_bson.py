@@ -9,18 +9,22 @@ from __future__ import annotations
 
 from typing import Any
 
+import bson
+from bson.code import Code
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 
-__all__ = ("ReadDocument", "plain", "reading_codec")
+__all__ = ("AVAILABLE", "ReadDocument", "decoded", "plain", "reading_codec")
 
-# the slots RawBSONDocument.__init__ fills (pymongo 4.3 to 4.20 name them alike)
+# the slots RawBSONDocument.__init__ fills (pymongo 4.3 to 4.20 name them alike); on a pymongo
+# that names them otherwise, QuerySets read dicts (see RoleplayDocument.reads_stored_bson)
 _SLOTS = ("_RawBSONDocument__raw", "_RawBSONDocument__inflated_doc",
           "_RawBSONDocument__codec_options")
-_FILLS_ITS_SLOTS = all(name in RawBSONDocument.__dict__ for name in _SLOTS)
-if _FILLS_ITS_SLOTS:
+AVAILABLE = all(name in RawBSONDocument.__dict__ for name in _SLOTS)
+if AVAILABLE:
     _set_raw, _set_inflated, _set_options = (RawBSONDocument.__dict__[name].__set__
                                              for name in _SLOTS)
+    _options_of = RawBSONDocument.__dict__["_RawBSONDocument__codec_options"].__get__
 
 
 class ReadDocument(RawBSONDocument):
@@ -35,7 +39,7 @@ class ReadDocument(RawBSONDocument):
 
     __slots__ = ()
 
-    if _FILLS_ITS_SLOTS:
+    if AVAILABLE:
         def __init__(self, bson_bytes: bytes | memoryview,
                      codec_options: CodecOptions[Any] | None = None) -> None:
             if codec_options is None or codec_options.document_class is not ReadDocument:
@@ -51,10 +55,31 @@ def reading_codec(codec_options: CodecOptions[Any]) -> CodecOptions[Any]:
     return codec_options.with_options(document_class=ReadDocument)
 
 
+def decoded(document: RawBSONDocument) -> dict[str, Any]:
+    """``document`` decoded as pymongo decodes a document it reads as a dict, with the codec
+    options it was read with (an embedded document that is a DBRef is one)."""
+    options = _options_of(document, type(document))
+    cached = _decoding.get(id(options))
+    if cached is None or cached[0] is not options:
+        cached = (options, options.with_options(document_class=dict))
+        _decoding.clear()  # a QuerySet's documents share their options: keep the last
+        _decoding[id(options)] = cached
+    found: dict[str, Any] = bson.decode(document.raw, cached[1])
+    return found
+
+
+# the codec options a document was read with -> the same decoding to dicts, for the last asked
+_decoding: dict[int, tuple[CodecOptions[Any], CodecOptions[Any]]] = {}
+
+
 def plain(value: Any) -> Any:
-    """``value`` with each RawBSONDocument in it decoded to a dict, as pymongo reads it."""
+    """A value of a document read as a RawBSONDocument (or the document itself) with each
+    RawBSONDocument in it decoded (:func:`decoded`); for a value of a document holding no
+    DBRef (``$ref``), which pymongo decodes apart."""
     if isinstance(value, RawBSONDocument):
-        return {key: plain(item) for key, item in value.items()}
+        return decoded(value)
     if type(value) is list:
         return [plain(item) for item in value]
+    if isinstance(value, Code) and isinstance(value.scope, RawBSONDocument):
+        return Code(str(value), decoded(value.scope))
     return value

@@ -322,3 +322,14 @@ def test_a_long_session_read_by_a_queryset_holding_a_nested_value_is_decoded_who
     read = RoleplaySession.objects.get(pk=session.pk)
     assert all(is_built(turn) for turn in read._data["conversation_history"])
     assert read.conversation_history[-1].text == ["not", "a", "text"]
+
+
+def test_what_a_queryset_hands_on_is_dicts_also_after_it_read_documents(db):
+    builders.session(builders.scenario().save(), user_id="rep-a").save()
+    query = RoleplaySession.objects(user_id="rep-a")
+    assert len(list(query)) == 1  # its cursor read BSON
+    assert type(query.as_pymongo()[0]) is dict
+    assert [type(row) for row in query[0:1].as_pymongo()] == [dict]
+    assert [type(row) for row in query.max_time_ms(5000).as_pymongo()] == [dict]
+    turns = query.no_dereference().distinct("conversation_history")
+    assert turns and all(type(turn) is dict for turn in turns)

@@ -15,7 +15,7 @@ from typing import Any
 
 import bson
 import pytest
-from bson import SON, ObjectId
+from bson import SON, DBRef, ObjectId
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 from hypothesis import assume, given, settings
@@ -573,3 +573,63 @@ def test_a_read_document_holds_what_pymongo_s_raw_document_holds():
     with pytest.raises(TypeError):  # built by a program: pymongo's checks
         ReadDocument(data, CodecOptions())
     assert ReadDocument(data).raw == data
+
+
+@pytest.mark.parametrize("place", ["reference", "metadata", "turn"])
+def test_a_session_read_as_bson_holding_a_dbref_loads_it_as_pymongo_decodes_it(place):
+    ref = DBRef("scenarios", ObjectId())
+    stored = stored_session([{"role": "user", "text": "a"}], [])
+    if place == "reference":
+        stored["scenario_id"] = ref
+    elif place == "metadata":
+        stored["metadata"] = {"ip_address": "10.0.0.1", "origin": ref}
+    else:
+        stored["conversation_history"][0]["origin"] = ref
+    data = bson.encode(stored)
+    read = RoleplaySession._from_son(bson.decode(data, READ_AS_BSON))
+    as_dicts = RoleplaySession._from_son(
+        bson.decode(data, READ_AS_BSON.with_options(document_class=dict)))
+    assert read._data["scenario"] == as_dicts._data["scenario"]
+    assert read.to_mongo() == as_dicts.to_mongo()
+    assert ref in [read._data["scenario"], read.metadata._data.get("origin"),
+                   read.conversation_history[0]._data.get("origin")]
+
+
+def test_a_turn_read_as_bson_that_cannot_be_decoded_fails_each_time_it_is_used():
+    stored = stored_session([{"role": "user", "text": "caf\u00e9"}], [])
+    data = bytearray(bson.encode(stored))
+    at = data.index("caf\u00e9".encode())
+    data[at + 3:at + 5] = b"\xff\xfe"  # no longer UTF-8
+    session = RoleplaySession._from_son(bson.decode(bytes(data), READ_AS_BSON))
+    turn = session._data["conversation_history"][0]
+    first, again = (outcome(lambda: turn.text) for _ in range(2))
+    assert first[0] == again[0] == "InvalidBSON"  # not left half built by the first failure
+    assert not is_built(turn)
+
+
+@pytest.mark.parametrize("key", ["_created", "__auto_convert", "_cls"])
+def test_a_session_read_as_bson_with_a_key_mongoengine_refuses_fails_as_it_does(key):
+    stored = stored_session([{"role": "user", "text": "a"}], [{key: "x"}])
+    data = bson.encode(stored)
+    expected = outcome(lambda: RoleplaySession._from_son(
+        bson.decode(data, READ_AS_BSON.with_options(document_class=dict))).to_mongo())
+    assert outcome(lambda: RoleplaySession._from_son(
+        bson.decode(data, READ_AS_BSON)).to_mongo()) == expected
+
+
+def test_a_turn_whose_building_fails_midway_is_left_unbuilt(monkeypatch):
+    stored = stored_session([{"role": "user", "text": "refused"}], [])
+    session = RoleplaySession._from_son(read_as_bson(stored))
+    turn = session._data["conversation_history"][0]
+    to_python = TextField.to_python
+
+    def refusing(field: Any, value: Any) -> Any:  # a failure after building has begun
+        if value == "refused":
+            raise ValueError("refused")
+        return to_python(field, value)
+
+    monkeypatch.setattr(TextField, "to_python", refusing)
+    first, again = (outcome(lambda: turn.text) for _ in range(2))
+    assert first[0] == again[0] == "InvalidDocumentError" and not is_built(turn)
+    monkeypatch.setattr(TextField, "to_python", to_python)
+    assert turn.text == "refused" and turn.role == "user" and is_built(turn)
