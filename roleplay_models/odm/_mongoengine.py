@@ -67,9 +67,9 @@ __all__ = (
     "field_display_method",
     "field_name_of",
     "fields_ordered",
-    "forget_building",
     "finish_building",
     "finish_loading",
+    "forget_building",
     "is_dereferenced",
     "is_duplicate_key",
     "is_initialised",
@@ -507,7 +507,7 @@ def _reads_bson(cursor: Any) -> bool:
     return bool(cursor.collection.codec_options.document_class is ReadDocument)
 
 
-# a collection -> the same collection reading documents as RawBSONDocument, for the last one asked
+# a collection -> the same collection reading documents as RawBSONDocument (a few kept)
 _raw_readings: dict[int, tuple[Any, Any]] = {}
 
 
@@ -520,7 +520,8 @@ def raw_reading(collection: Any) -> Any | None:
     if not isinstance(collection.codec_options, CodecOptions):
         return None
     reading = collection.with_options(codec_options=reading_codec(collection.codec_options))
-    _raw_readings.clear()  # one class's collection is asked for again and again; keep one
+    if len(_raw_readings) >= 8:  # the collections of a few classes are asked again and again
+        _raw_readings.clear()
     _raw_readings[id(collection)] = (collection, reading)
     return reading
 

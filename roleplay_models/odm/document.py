@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from bson import SON, ObjectId
@@ -192,8 +193,9 @@ class RoleplayEmbeddedDocument(BuiltThroughFastPaths, KeepsUnknownFields, Untype
     """
 
     meta = {"abstract": True, "strict": False}
-    # fast_paths.STORED: a document loaded in a list holds its stored dict here until built
-    _fast_stored_son: ClassVar[dict[str, Any] | None] = None
+    # fast_paths.STORED: a document loaded in a list holds its stored document here (a dict,
+    # or the RawBSONDocument a QuerySet read) until built
+    _fast_stored_son: ClassVar[Mapping[str, Any] | None] = None
 
     if not TYPE_CHECKING:  # type checkers would take every misspelt attribute for a value
         def __getattr__(self, name: str) -> Any:

@@ -93,7 +93,9 @@ NEVER_REFUSE = (TextField.to_python, NumberField.to_python, UTCDateTimeField.to_
 # where a loaded document that is not built yet keeps the dict it was stored as; a class
 # whose documents may be built when used holds None under it (read without a __dict__)
 STORED = "_fast_stored_son"
-STORED_SON = attrgetter(STORED)  # a document's stored dict while it is not built, else None
+# a document's stored document while it is not built (a dict, or the RawBSONDocument a
+# QuerySet read), else None
+STORED_SON = attrgetter(STORED)
 # what such a document's building will set, and so what it answers before: mongoengine's
 # __setattr__ asks for them when the list it is loaded into points it at its document
 LOADED_STATE: Mapping[str, bool] = {"_created": False, "_initialised": True}
@@ -156,7 +158,7 @@ class ClassLayout:
     # stored keys of the lists whose documents are each built when first used: read as
     # RawBSONDocument, each is decoded then too (see decode_read)
     lazy_lists: frozenset[str] = frozenset()
-    # byte strings whose presence in a document read as BSON has it decoded whole
+    # searches of the BSON of a document read undecoded; one that matches has it decoded whole
     decoded_whole_when: tuple[re.Pattern[bytes], ...] = ()
 
 
@@ -395,7 +397,7 @@ def build_loaded(document: Any) -> None:
                 raise RuntimeError(
                     f"{cls.__name__} refused a stored value it had taken when loaded")
     except BaseException:
-        me.forget_building(document, keep=STORED)  # not built: the next use tries again, and fails alike
+        me.forget_building(document, keep=STORED)  # the next use tries again, and fails alike
         raise
     object.__delattr__(document, STORED)  # built: the class's None shows through
     if parent is not None:

@@ -62,13 +62,14 @@ def decoded(document: RawBSONDocument) -> dict[str, Any]:
     cached = _decoding.get(id(options))
     if cached is None or cached[0] is not options:
         cached = (options, options.with_options(document_class=dict))
-        _decoding.clear()  # a QuerySet's documents share their options: keep the last
+        if len(_decoding) >= 8:  # a QuerySet's documents share their options: keep a few
+            _decoding.clear()
         _decoding[id(options)] = cached
     found: dict[str, Any] = bson.decode(document.raw, cached[1])
     return found
 
 
-# the codec options a document was read with -> the same decoding to dicts, for the last asked
+# the codec options a document was read with -> the same decoding to dicts (a few kept)
 _decoding: dict[int, tuple[CodecOptions[Any], CodecOptions[Any]]] = {}
 
 
