@@ -482,21 +482,23 @@ class ReadsStoredBSON:
             return cursor
         return super()._cursor  # type: ignore[misc]
 
-    def distinct(self, field: str) -> Any:
+    def distinct(self, field: str) -> list[Any]:
         """mongoengine's ``distinct()``, the values read as dicts."""
         token = _handing_on.set(True)
         try:
-            return super().distinct(field)  # type: ignore[misc]
+            values: list[Any] = super().distinct(field)  # type: ignore[misc]
         finally:
             _handing_on.reset(token)
+        return values
 
-    def explain(self) -> Any:
+    def explain(self) -> dict[str, Any]:
         """mongoengine's ``explain()``: the server's plan for this QuerySet, as a dict."""
         token = _handing_on.set(True)
         try:
-            return super().explain()  # type: ignore[misc]
+            plan: dict[str, Any] = super().explain()  # type: ignore[misc]
         finally:
             _handing_on.reset(token)
+        return plan
 
 
 # True while a QuerySet method that hands on what the server sends runs
