@@ -189,22 +189,33 @@ def model_values(model: type) -> st.SearchStrategy[dict[str, Any]]:
     return st.fixed_dictionaries({}, optional=fields)
 
 
+def model_state(document: Any, given: dict[str, Any]) -> dict[str, Any]:
+    """What a model's document holds, its embedded documents as ``normal`` gives them; values
+    made by callable defaults where ``given`` (by field name) holds none marked as such."""
+    return {
+        "data": [(name, GENERATED if made_by_default(document, name, given) else normal(value))
+                 for name, value in document._data.items()],
+        "created": document._created, "initialised": document._initialised,
+        "displays": [getattr(document, f"get_{name}_display")()
+                     for name, field in type(document)._fields.items() if field.choices],
+        "valid": outcome(document.validate),
+    }
+
+
+# one of the five models, and values for its fields
+MODEL_CASES = st.sampled_from(MODELS).flatmap(
+    lambda model: st.tuples(st.just(model), model_values(model)))
+
+
 @SAME_INPUTS
-@given(st.sampled_from(MODELS).flatmap(lambda model: st.tuples(st.just(model),
-                                                                  model_values(model))))
+@given(MODEL_CASES)
 def test_building_a_model_gives_what_mongoengine_gives(case):
     model, values = case
 
     def build() -> Any:
         document = model(**values)
-        data = [(name, GENERATED if made_by_default(document, name, values) else normal(value))
-                for name, value in document._data.items()]
-        return {"data": data, "son": document.to_mongo().to_dict().keys(),
-                "created": document._created, "initialised": document._initialised,
-                "changed": getattr(document, "_changed_fields", None),
-                "displays": [getattr(document, f"get_{name}_display")()
-                             for name, field in model._fields.items() if field.choices],
-                "valid": outcome(document.validate)}
+        return {**model_state(document, values), "son": document.to_mongo().to_dict().keys(),
+                "changed": getattr(document, "_changed_fields", None)}
 
     fast = outcome(build)
     with generic(model, *EMBEDDED):
@@ -221,9 +232,7 @@ STAMPS = st.fixed_dictionaries({}, optional={"createdAt": st.datetimes(), "updat
 
 
 @SAME_INPUTS
-@given(st.sampled_from(MODELS).flatmap(lambda model: st.tuples(st.just(model),
-                                                                  model_values(model))),
-       STAMPS, STORED_KEYS, st.booleans(), st.booleans())
+@given(MODEL_CASES, STAMPS, STORED_KEYS, st.booleans(), st.booleans())
 def test_loading_a_model_gives_what_mongoengine_gives(case, stamps, extra, created, read_all):
     model, values = case
     encoded = outcome(lambda: model(**values).to_mongo().to_dict())
@@ -236,18 +245,12 @@ def test_loading_a_model_gives_what_mongoengine_gives(case, stamps, extra, creat
         if read_all:  # each field read, each list of turns built
             for name in model._fields:
                 normal(getattr(document, name))
-        data = [(name, GENERATED if made_by_default(document, name, given) else normal(value))
-                for name, value in document._data.items()]
-        return {"data": data, "changed": document._changed_fields,
+        return {**model_state(document, given), "changed": document._changed_fields,
                 "changed paths": document._get_changed_fields(),
-                "created": document._created, "initialised": document._initialised,
                 "stored": document._stored, "class": type(document),
                 "son": [(key, GENERATED if made_by_default(
                             document, document._reverse_db_field_map.get(key, key), given)
-                         else normal(value)) for key, value in document.to_mongo().items()],
-                "displays": [getattr(document, f"get_{name}_display")()
-                             for name, field in model._fields.items() if field.choices],
-                "valid": outcome(document.validate)}
+                         else normal(value)) for key, value in document.to_mongo().items()]}
 
     fast = outcome(load)
     with generic(model, *EMBEDDED):
