@@ -640,13 +640,16 @@ class Bench:
 
         return {"raw": raw, "this package": package}
 
-    def rows(self) -> Iterator[tuple[str, dict[str, float] | None]]:
+    def rows(self, only: list[str] | None = None
+             ) -> Iterator[tuple[str, dict[str, float] | None]]:
         makers: dict[str, Callable[[], dict[str, Callable[[], object]] | None]] = {
             "turn": self.turn, "summary": self.summary, "page": self.page,
             "start": self.start, "load": self.load, "bulk": self.bulk_,
             "decode": self.decode, "build": self.build, "api json": self.api_json,
             "audit": self.audit}
         for key, make in makers.items():
+            if only and key not in only:
+                continue
             actions = make()
             repeats = max(3, self.repeats // 3) if key in ("bulk", "audit") else self.repeats
             yield key, None if actions is None else ratios(actions, repeats)
@@ -655,6 +658,8 @@ class Bench:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a tenth of the sizes")
+    parser.add_argument("--only", nargs="+", choices=sorted(TARGETS), metavar="ROW",
+                        help=f"run only these rows (of: {', '.join(TARGETS)})")
     choice = server_choice(__doc__.splitlines()[0], parser)
     scale = 10 if choice.quick else 1
     bench_sizes = {"large": 10_000 // scale, "bulk": 10_000 // scale,
@@ -667,7 +672,7 @@ def main() -> None:
         print("median time as a ratio to raw pymongo doing the same work; * marks a row of "
               "this package that misses its target")
         print(f"{'operation':<52} {COLUMNS[0]:>12} {COLUMNS[1]:>17} {COLUMNS[2]:>8}  target")
-        for key, found in bench.rows():
+        for key, found in bench.rows(choice.only):
             label = LABELS[key].format(**bench_sizes)
             target = TARGETS[key]
             if found is None:

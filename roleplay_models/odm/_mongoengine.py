@@ -325,10 +325,20 @@ def to_mongo_takes_use_db_field(field: BaseField) -> bool:
     return "use_db_field" in _parameters(field.to_mongo)
 
 
-def validate_value(field: BaseField, value: Any) -> None:
+def validate_value(field: BaseField, value: Any, **options: Any) -> None:
     """``field``'s checks of a value that is not None, as ``BaseDocument.validate`` runs them
-    (choices included); raises what they raise."""
-    field._validate(value)
+    (choices included; ``clean=`` for an embedded document); raises what they raise."""
+    field._validate(value, **options)
+
+
+def value_check(field: BaseField) -> Callable[[Any], None]:
+    """What :func:`validate_value` runs for ``field`` (that is not an embedded document's):
+    its ``validate`` alone when ``_validate`` would add nothing to it (no ``validation``
+    callable, and no choices or choices that ``validate`` checks)."""
+    if field.validation is None and (not field.choices
+                                     or isinstance(field, ChoicesCheckedByValidate)):
+        return field.validate
+    return field._validate
 
 
 def auto_dereferencing(field: BaseField) -> bool:

@@ -107,6 +107,26 @@ class BuiltThroughFastPaths:
             super().__init__(*args, **values)
 
 
+class CheckedAndEncodedThroughFastPaths:
+    """mongoengine's ``validate()`` and ``to_mongo()``, with their results, through
+    :mod:`.fast_paths`: for a session, one call per field rather than mongoengine's
+    generic chain (and its look at each encoder's parameters on every call). It stands
+    right above mongoengine's classes, so the steps of the mixins above it still apply."""
+
+    def validate(self, clean: bool = True) -> None:
+        layout = layout_of(type(self))
+        if layout is None or not fast_paths.validate(self, layout, clean):
+            super().validate(clean=clean)  # type: ignore[misc]
+
+    def to_mongo(self, use_db_field: bool = True, fields: Any = None) -> SON[str, Any]:
+        layout = layout_of(type(self))
+        if layout is None or not layout.encodes or not use_db_field or fields:
+            son: SON[str, Any] = super().to_mongo(  # type: ignore[misc]
+                use_db_field=use_db_field, fields=fields)
+            return son
+        return fast_paths.encode_fields(self, layout)
+
+
 class KeepsUnknownFields:
     """Writes back the keys this package does not model (mongoose's ``__v``, say).
 
@@ -183,7 +203,8 @@ def _forget_embedded_changes(value: Any) -> None:
             _forget_embedded_changes(item)
 
 
-class RoleplayEmbeddedDocument(BuiltThroughFastPaths, KeepsUnknownFields, UntypedEmbeddedDocument):
+class RoleplayEmbeddedDocument(BuiltThroughFastPaths, KeepsUnknownFields,
+                               CheckedAndEncodedThroughFastPaths, UntypedEmbeddedDocument):
     """An embedded document that keeps unmodelled keys.
 
     It is built through :mod:`.fast_paths`, and so is it loaded,
@@ -245,7 +266,7 @@ class RoleplayEmbeddedDocument(BuiltThroughFastPaths, KeepsUnknownFields, Untype
 
 class RoleplayDocument(
     BuiltThroughFastPaths, StoresLikeMongoose, KeepsUnknownFields, ChecksReferences,
-    TimestampedMixin, me.SaveSteps, UntypedDocument
+    TimestampedMixin, me.SaveSteps, CheckedAndEncodedThroughFastPaths, UntypedDocument
 ):
     """Base of the five models: timestamps, unknown keys kept, references checked.
 

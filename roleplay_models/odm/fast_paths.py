@@ -35,11 +35,12 @@ import weakref
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from functools import partial
 from itertools import chain, compress, repeat
 from operator import attrgetter, is_, is_not, itemgetter, methodcaller
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from bson import SON, DBRef
+from bson import SON, DBRef, ObjectId
 from bson.raw_bson import RawBSONDocument
 from mongoengine import EmbeddedDocument, ValidationError, signals
 from mongoengine.base import BaseDocument, BaseField, BaseList, ComplexBaseField
@@ -57,7 +58,15 @@ from mongoengine.fields import (
 )
 
 from . import _mongoengine as me
-from .fields import NumberField, TextField, TypedField, UTCDateTimeField, is_loading, loading_from_database
+from .fields import (
+    NumberField,
+    StrictBooleanField,
+    TextField,
+    TypedField,
+    UTCDateTimeField,
+    is_loading,
+    loading_from_database,
+)
 from .stored_bson import decoded, plain
 
 if TYPE_CHECKING:
@@ -66,7 +75,8 @@ if TYPE_CHECKING:
     from .fields import ListOptions
 
 __all__ = ("LOADED_STATE", "ClassLayout", "EmbeddedListField", "add_unknown_keys", "build",
-           "build_loaded", "decode", "decode_read", "encode", "is_built", "layout_of",
+           "build_loaded", "decode", "decode_read", "encode", "encode_fields", "is_built",
+           "layout_of",
            "takes_fast_paths", "validate")
 
 NOT_PLAIN = (
@@ -81,6 +91,10 @@ STORED_AS_GIVEN = (TextField.to_mongo,)
 # (to_python, assigned) of fields whose assigned(to_python(value)) is assigned(value)
 SAME_AS_STORED = ((TextField.to_python, TextField.assigned),
                   (UTCDateTimeField.to_python, UTCDateTimeField.assigned))
+# validators that pass every value of exactly a type (ObjectIdField's parses str(value))
+ACCEPTS_EVERY = ((ObjectIdField.validate, ObjectId), (StrictBooleanField.validate, bool))
+# fields that BaseDocument.validate checks with its ``clean``
+TAKES_CLEAN = (EmbeddedDocumentField, GenericEmbeddedDocumentField)
 # values BaseField.__set__ points at the document they are set on
 HOLDS_PARENT = (EmbeddedDocument, list, tuple)
 # values in which mongoengine's dereferencing looks for references
@@ -114,6 +128,10 @@ class FieldSlot:
     # the field's to_python for a value given to __init__; None where storing the value gives
     # what storing its to_python gives (a trim or a change to UTC, done once or twice alike)
     converter: Callable[[Any], Any] | None
+    # the field's checks of a value that is not None (me.value_check); None for an embedded
+    # document's field, whose checks take validate()'s ``clean``
+    check: Callable[[Any], None] | None
+    valid_as_is: type  # a value of exactly this type passes ``check`` (NoneType: none does)
 
     def store(self, document: Any, value: Any) -> None:
         """``field.__set__(document, value)`` on a document still being built (so nothing
@@ -160,6 +178,9 @@ class ClassLayout:
     lazy_lists: frozenset[str] = frozenset()
     # searches of the BSON of a document read undecoded; one that matches has it decoded whole
     decoded_whole_when: tuple[re.Pattern[bytes], ...] = ()
+    # no field makes its value when encoded (a SequenceField): encode_fields applies
+    encodes: bool = False
+    cleans: bool = True  # the class has a clean() of its own (BaseDocument's does nothing)
 
 
 def layout_of(cls: Any) -> ClassLayout | None:
@@ -176,6 +197,23 @@ def _is_plain(field: BaseField) -> bool:
     return (not isinstance(field, NOT_PLAIN) and not me.auto_generated(field)
             and kind.__set__ in KNOWN_SETTERS and kind.__get__ is BaseField.__get__
             and not me.to_mongo_takes_use_db_field(field))
+
+
+def _encoder(field: BaseField) -> Callable[[Any], Any] | None:
+    # what BaseDocument.to_mongo calls for a value that is not None, with no ``fields``
+    if type(field).to_mongo in STORED_AS_GIVEN:
+        return None
+    if me.to_mongo_takes_use_db_field(field):
+        return partial(field.to_mongo, use_db_field=True)
+    return field.to_mongo
+
+
+def _valid_as_is(field: BaseField) -> type:
+    check = me.value_check(field)
+    for validator, kind in ACCEPTS_EVERY:
+        if getattr(check, "__func__", None) is validator:
+            return kind
+    return type(None)
 
 
 def _converted_when_stored(field: BaseField) -> bool:
@@ -215,8 +253,10 @@ def _work_out_layout(cls: Any) -> ClassLayout | None:
         if field.choices and f"get_{name}_display" not in cls.__dict__:
             setattr(cls, f"get_{name}_display", me.field_display_method(field))
     slots = {name: FieldSlot(name, field, _is_plain(field), getattr(field, "assigned", None),
-                             None if type(field).to_mongo in STORED_AS_GIVEN else field.to_mongo,
-                             None if _converted_when_stored(field) else field.to_python)
+                             _encoder(field),
+                             None if _converted_when_stored(field) else field.to_python,
+                             None if isinstance(field, TAKES_CLEAN) else me.value_check(field),
+                             _valid_as_is(field))
              for name, field in cls._fields.items()}
     stored_as = me.db_field_map(cls)
     remapped = {name for name, stored in stored_as.items() if name != stored}
@@ -246,6 +286,8 @@ def _work_out_layout(cls: Any) -> ClassLayout | None:
         given_keys=frozenset(slots) | frozenset(OPTIONS),
         lazy_lists=frozenset(slot.field.db_field for slot in lazy),
         decoded_whole_when=_decoded_whole_when(lazy),
+        encodes=not any(me.auto_generated(field) for field in cls._fields.values()),
+        cleans=cls.clean is not BaseDocument.clean,
     )
 
 
@@ -463,9 +505,10 @@ def _decode(cls: Any, layout: ClassLayout, son: Any, created: bool) -> Any | Non
 
 
 def validate(document: Any, layout: ClassLayout, clean: bool) -> bool:
-    """Run a plain ``document``'s checks; True when all pass. False means one failed:
-    mongoengine's own ``validate`` then runs them again, to raise its error."""
-    if clean:
+    """Run ``document``'s checks, as ``BaseDocument.validate`` runs them; True when all pass.
+    False means one failed: mongoengine's own ``validate`` then runs them again, to raise
+    its error."""
+    if clean and layout.cleans:
         try:
             document.clean()
         except ValidationError:  # what mongoengine records as the document's own error
@@ -473,20 +516,24 @@ def validate(document: Any, layout: ClassLayout, clean: bool) -> bool:
     data = document._data
     for slot in layout.ordered:
         value = data.get(slot.name)
-        if value is not None:
+        if value is None:
+            if slot.field.required:
+                return False
+        elif type(value) is not slot.valid_as_is:
             try:
-                me.validate_value(slot.field, value)
+                if slot.check is None:
+                    me.validate_value(slot.field, value, clean=clean)
+                else:
+                    slot.check(value)
             except me.FIELD_ERRORS:  # what mongoengine records as the field's error
                 return False
-        elif slot.field.required:
-            return False
     return True
 
 
-def encode(document: Any, layout: ClassLayout) -> SON[str, Any]:
-    """A plain embedded ``document``'s ``to_mongo()`` as mongoengine computes it, followed by
-    the unmodelled keys, as :class:`~.document.KeepsUnknownFields` adds them."""
-    son: SON[str, Any] = SON()
+def encode_fields(document: Any, layout: ClassLayout) -> SON[str, Any]:
+    """``document.to_mongo()`` as mongoengine's Document or EmbeddedDocument computes it, for
+    a layout that ``encodes``."""
+    son: SON[str, Any] = SON.__new__(SON)  # empty, as SON() is, without two empty updates
     son["_id"] = None
     data = document._data
     for slot in layout.ordered:
@@ -496,7 +543,18 @@ def encode(document: Any, layout: ClassLayout) -> SON[str, Any]:
         if value is not None or slot.field.null:
             son[slot.field.db_field] = value
     if son["_id"] is None:
-        del son["_id"]
+        if layout.embedded or data.get("id") is None:
+            del son["_id"]
+        else:
+            son["_id"] = data["id"]
+    return son
+
+
+def encode(document: Any, layout: ClassLayout) -> SON[str, Any]:
+    """A plain embedded ``document``'s ``to_mongo()`` as mongoengine computes it, followed by
+    the unmodelled keys, as :class:`~.document.KeepsUnknownFields` adds them."""
+    son = encode_fields(document, layout)
+    data = document._data
     if len(data) > len(layout.slots):
         add_unknown_keys(son, data, layout.slots)
     return son
