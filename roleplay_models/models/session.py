@@ -300,18 +300,26 @@ class RoleplaySession(RoleplayDocument):
         ConversationEntry(id=entry_id, role=role, text=text,
                           audio_duration=audio_duration).validate()
         most = current_limits().turns_per_session
+        # an id this call made cannot be stored before its first update, which so need not
+        # ask (the server's search of the history is most of the update's cost on a long
+        # one); a repeat of the update asks
+        asks_if_stored = turn_id is not None
 
         def push(now: datetime) -> Conditional:
+            nonlocal asks_if_stored
             entry = ConversationEntry(id=entry_id, role=role, text=text,
                                       audio_duration=audio_duration, timestamp=now)
-            return Conditional(
-                # not yet stored, and a session holding the most turns allowed does not match
-                filter={"status": "active",
-                        "$nor": [{"conversation_history._id": entry_id}],
-                        f"conversation_history.{most - 1}": {"$exists": False}},
+            # a session holding the most turns allowed does not match
+            not_full = {f"conversation_history.{most - 1}": {"$exists": False}}
+            not_stored = {"$nor": [{"conversation_history._id": entry_id}]}
+            conditional = Conditional(
+                filter={"status": "active", **(not_stored if asks_if_stored else {}),
+                        **not_full},
                 update={"$push": {"conversation_history": entry.to_mongo()},
                         "$max": {"last_turn_at": now}, "$set": {UPDATED: now}},
             )
+            asks_if_stored = True
+            return conditional
 
         collection = self._get_collection()
         for _ in range(MAX_ATTEMPTS):

@@ -114,11 +114,12 @@ def test_four_workers_of_two_hundred_turns_through_resets_and_delays_lose_and_do
             f"w{i}-{n}" for n in range(TURNS_EACH)]
 
 
-def test_a_turn_whose_reply_is_lost_is_sent_again_and_stored_once(proxy):
+@pytest.mark.parametrize("turn_id", ["t-1", None])  # None: an id add_turn makes
+def test_a_turn_whose_reply_is_lost_is_sent_again_and_stored_once(proxy, turn_id):
     through(proxy)
     session = RoleplaySession.start(builders.scenario().save(), "rep")
     proxy.reset_next("after_request", command="update")
-    entry = session.add_turn("user", "Hello", turn_id="t-1")
+    entry = session.add_turn("user", "Hello", turn_id=turn_id)
     assert proxy.faults()["reset_after_request"] == 1
     assert session.last_outcome is WriteOutcome.ALREADY_STORED  # the retry found it stored
     stored = RoleplaySession._get_collection().find_one({"_id": session.pk})
