@@ -61,12 +61,13 @@ def _summary_pipeline(match: dict[str, Any], group_accumulators: bool) -> list[d
     there it returns just the six fields of each analysis in one batch, and
     Python adds them up (see :func:`_as_groups`).
     """
+    matched = [{"$match": match}] if match else []  # a server may copy every document for {}
     if not group_accumulators:
-        return [{"$match": match},
+        return [*matched,
                 {"$project": {"_id": 0, "scenario_id": 1, **dict.fromkeys(SCORE_FIELDS, 1)}}]
     group = {"_id": "$scenario_id", "n": {"$sum": 1}, "best": {"$max": "$overall_score"},
              **{name: {"$sum": f"${name}"} for name in SCORE_FIELDS}}
-    return [{"$match": match}, {"$group": group}]
+    return [*matched, {"$group": group}]
 
 
 def _as_groups(rows: Iterable[dict[str, Any]], group_accumulators: bool) -> Iterable[dict[str, Any]]:
