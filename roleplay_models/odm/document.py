@@ -189,7 +189,8 @@ def _forget_embedded_changes(value: Any) -> None:
     if isinstance(value, EmbeddedDocument):
         if not fast_paths.is_built(value):  # loaded and never used: holds no change
             return
-        value._changed_fields = []
+        if value._changed_fields:  # mostly empty: mongoengine's __setattr__ is not cheap
+            value._changed_fields = []
         layout = layout_of(type(value))
         if layout is not None and layout.plain:  # holds no embedded documents
             return

@@ -30,9 +30,11 @@ when imported. ``tests/unit/test_fast_paths.py`` compares the two on generated i
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import re
 import weakref
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from functools import partial
@@ -75,8 +77,8 @@ if TYPE_CHECKING:
     from .fields import ListOptions
 
 __all__ = ("LOADED_STATE", "ClassLayout", "EmbeddedListField", "add_unknown_keys", "build",
-           "build_loaded", "decode", "decode_read", "encode", "encode_fields", "is_built",
-           "layout_of",
+           "build_loaded", "decode", "decode_read", "encode", "encode_fields",
+           "encoding_to_send", "is_built", "layout_of",
            "takes_fast_paths", "validate")
 
 NOT_PLAIN = (
@@ -327,9 +329,10 @@ def build(document: Any, layout: ClassLayout, values: dict[str, Any]) -> bool:
     me.begin_building(document)
     for slot in layout.slots.values():
         if slot.name not in values:
-            slot.store(document, slot.default_value(document))
+            slot.store(document, None if slot.plain else slot.default_value(document))
+    slots = layout.slots
     for key, value in values.items():
-        given = layout.slots.get(key)
+        given = slots.get(key)
         if given is not None:
             if convert and value is not None and given.converter is not None:
                 value = given.converter(value)
@@ -530,10 +533,26 @@ def validate(document: Any, layout: ClassLayout, clean: bool) -> bool:
     return True
 
 
+_sending = contextvars.ContextVar("roleplay_models_sending", default=False)
+
+
+@contextlib.contextmanager
+def encoding_to_send() -> Iterator[None]:
+    """Inside, documents encoded through the fast paths are dicts rather than mongoengine's
+    SON: the same keys in the same order, so the same BSON, built at a third of the cost
+    (SON keeps its keys in a list of its own, in Python). Only for what is encoded to be
+    sent, which no user code reads."""
+    token = _sending.set(True)
+    try:
+        yield
+    finally:
+        _sending.reset(token)
+
+
 def encode_fields(document: Any, layout: ClassLayout) -> SON[str, Any]:
     """``document.to_mongo()`` as mongoengine's Document or EmbeddedDocument computes it, for
-    a layout that ``encodes``."""
-    son: SON[str, Any] = SON.__new__(SON)  # empty, as SON() is, without two empty updates
+    a layout that ``encodes`` (a dict inside :func:`encoding_to_send`)."""
+    son: SON[str, Any] = {} if _sending.get() else SON.__new__(SON)  # type: ignore[assignment]
     son["_id"] = None
     data = document._data
     for slot in layout.ordered:

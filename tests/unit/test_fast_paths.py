@@ -34,7 +34,12 @@ from roleplay_models import (
     SessionMetadata,
 )
 from roleplay_models.odm.document import RoleplayEmbeddedDocument
-from roleplay_models.odm.fast_paths import EmbeddedListField, is_built, layout_of
+from roleplay_models.odm.fast_paths import (
+    EmbeddedListField,
+    encoding_to_send,
+    is_built,
+    layout_of,
+)
 from roleplay_models.odm.fields import (
     NumberField,
     StrictBooleanField,
@@ -272,6 +277,22 @@ def test_a_valid_model_with_one_value_changed_validates_and_encodes_as_mongoengi
     with generic(model, *EMBEDDED):
         slow = outcome(build)
     assert fast == slow
+
+
+@SAME_INPUTS
+@given(MODEL_CASES)
+def test_a_model_encoded_to_send_is_the_bson_of_its_son(case):
+    model, values = case
+    document = outcome(lambda: model(**values))
+    assume(document[0] == "ok")
+    son = outcome(document[1].to_mongo)
+    with encoding_to_send():
+        sent = outcome(document[1].to_mongo)
+    assert sent[0] == son[0]
+    assume(son[0] == "ok")
+    assert outcome(lambda: bson.encode(sent[1])) == outcome(lambda: bson.encode(son[1]))
+    assert type(sent[1]) is dict and all(
+        type(turn) is dict for turn in sent[1].get("conversation_history", []))
 
 
 # keys another program may store: unmodelled ones, attribute names, a field's name where its
