@@ -29,10 +29,11 @@ Populated = Mapping[str, Mapping[ObjectId, dict[str, Any]]]
 
 
 def iso_utc(value: datetime.datetime) -> str:
-    """``value`` as JavaScript's ``toISOString()`` writes it."""
+    """``value`` as JavaScript's ``toISOString()`` writes it (a naive one taken as UTC):
+    milliseconds, cut rather than rounded, and a four-digit year."""
     if value.tzinfo is not None:
-        value = value.astimezone(datetime.timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+        value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return value.isoformat(timespec="milliseconds") + "Z"
 
 
 def _identity(value: Any) -> Any:

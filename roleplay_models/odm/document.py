@@ -432,13 +432,15 @@ class RoleplayDocument(
         """This document as the frontend's JSON; populated references become small dicts.
         ``private`` adds the fields kept out unless asked (a session's ``metadata``)."""
         populated: dict[str, dict[ObjectId, dict[str, Any]]] = {}
-        for name in self.api_references:
-            value = self._data.get(name)
-            for item in value if isinstance(value, list) else [value]:
-                if isinstance(item, Document):
-                    populated.setdefault(name, {})[item.pk] = reference_dict(
-                        type(self), name, item.to_mongo())
-        return api_shape(type(self)).dump(self.to_mongo(), populated, private=private)
+        with fast_paths.encoding_as_dicts():  # read only by the API shapes
+            for name in self.api_references:
+                value = self._data.get(name)
+                for item in value if isinstance(value, list) else [value]:
+                    if isinstance(item, Document):
+                        populated.setdefault(name, {})[item.pk] = reference_dict(
+                            type(self), name, item.to_mongo())
+            encoded = self.to_mongo()
+        return api_shape(type(self)).dump(encoded, populated, private=private)
 
     def __repr__(self) -> str:
         labels = [self._data.get(name) for name in ("session_id", "scenario_id", "title", "name")]

@@ -78,7 +78,7 @@ if TYPE_CHECKING:
 
 __all__ = ("LOADED_STATE", "ClassLayout", "EmbeddedListField", "add_unknown_keys", "build",
            "build_loaded", "decode", "decode_read", "encode", "encode_fields",
-           "encoding_to_send", "is_built", "layout_of",
+           "encoding_as_dicts", "is_built", "layout_of",
            "takes_fast_paths", "validate")
 
 NOT_PLAIN = (
@@ -533,26 +533,26 @@ def validate(document: Any, layout: ClassLayout, clean: bool) -> bool:
     return True
 
 
-_sending = contextvars.ContextVar("roleplay_models_sending", default=False)
+_as_dicts = contextvars.ContextVar("roleplay_models_encoding_as_dicts", default=False)
 
 
 @contextlib.contextmanager
-def encoding_to_send() -> Iterator[None]:
+def encoding_as_dicts() -> Iterator[None]:
     """Inside, documents encoded through the fast paths are dicts rather than mongoengine's
     SON: the same keys in the same order, so the same BSON, built at a third of the cost
-    (SON keeps its keys in a list of its own, in Python). Only for what is encoded to be
-    sent, which no user code reads."""
-    token = _sending.set(True)
+    (SON keeps its keys in a list of its own, in Python). Only for encodings no user code
+    reads: what is sent, what API JSON is made from."""
+    token = _as_dicts.set(True)
     try:
         yield
     finally:
-        _sending.reset(token)
+        _as_dicts.reset(token)
 
 
 def encode_fields(document: Any, layout: ClassLayout) -> SON[str, Any]:
     """``document.to_mongo()`` as mongoengine's Document or EmbeddedDocument computes it, for
-    a layout that ``encodes`` (a dict inside :func:`encoding_to_send`)."""
-    son: SON[str, Any] = {} if _sending.get() else SON.__new__(SON)  # type: ignore[assignment]
+    a layout that ``encodes`` (a dict inside :func:`encoding_as_dicts`)."""
+    son: SON[str, Any] = {} if _as_dicts.get() else SON.__new__(SON)  # type: ignore[assignment]
     son["_id"] = None
     data = document._data
     for slot in layout.ordered:

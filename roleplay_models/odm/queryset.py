@@ -12,7 +12,7 @@ from mongoengine import Document, signals
 
 from . import _mongoengine as me
 from .api import api_shape, populated_dicts
-from .fast_paths import encoding_to_send
+from .fast_paths import encoding_as_dicts
 from .filters import as_text
 from .limits import check_document_size, encoded_within_limits
 from .pagination import Page, page_bounds
@@ -93,7 +93,7 @@ class RoleplayQuerySet(me.ReadsStoredBSON, TimestampedQuerySet[D]):
         check_references_exist(documents)
         signal_kwargs = signal_kwargs or {}
         signals.pre_bulk_insert.send(self._document, documents=documents, **signal_kwargs)
-        with encoding_to_send():  # what only pymongo reads
+        with encoding_as_dicts():  # what only pymongo reads
             sons = [document.to_mongo() for document in documents]
         for son in sons:
             if son.get("_id") is None:  # as pymongo would give it

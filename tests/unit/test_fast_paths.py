@@ -36,7 +36,7 @@ from roleplay_models import (
 from roleplay_models.odm.document import RoleplayEmbeddedDocument
 from roleplay_models.odm.fast_paths import (
     EmbeddedListField,
-    encoding_to_send,
+    encoding_as_dicts,
     is_built,
     layout_of,
 )
@@ -281,12 +281,12 @@ def test_a_valid_model_with_one_value_changed_validates_and_encodes_as_mongoengi
 
 @SAME_INPUTS
 @given(MODEL_CASES)
-def test_a_model_encoded_to_send_is_the_bson_of_its_son(case):
+def test_a_model_encoded_as_dicts_is_the_bson_of_its_son(case):
     model, values = case
     document = outcome(lambda: model(**values))
     assume(document[0] == "ok")
     son = outcome(document[1].to_mongo)
-    with encoding_to_send():
+    with encoding_as_dicts():
         sent = outcome(document[1].to_mongo)
     assert sent[0] == son[0]
     assume(son[0] == "ok")

@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from mongoengine import ValidationError
 
+from roleplay_models.odm.api import iso_utc
 from roleplay_models.odm.fields import NumberField, TextField, UTCDateTimeField, utc_now
 
 
@@ -55,3 +58,17 @@ def test_datetime_field_refuses_strings_and_unrepresentable_values():
 def test_utc_now_is_aware_and_cut_to_milliseconds():
     now = utc_now()
     assert now.tzinfo is datetime.timezone.utc and now.microsecond % 1000 == 0
+
+
+@given(st.datetimes(min_value=datetime.datetime(1, 1, 2), max_value=datetime.datetime(9999, 12, 30),
+                    timezones=st.none() | st.timezones()))
+def test_iso_utc_writes_what_javascripts_to_iso_string_writes(value):
+    utc = value if value.tzinfo is None else value.astimezone(datetime.timezone.utc)
+    # toISOString(): UTC, a four-digit year, milliseconds cut, a "Z"
+    expected = (f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}"
+                f":{utc.second:02d}.{utc.microsecond // 1000:03d}Z")
+    assert iso_utc(value) == expected
+
+
+def test_iso_utc_pads_a_year_before_1000_as_javascript_does():
+    assert iso_utc(datetime.datetime(999, 3, 1, 9, 30, 0, 999999)) == "0999-03-01T09:30:00.999Z"
