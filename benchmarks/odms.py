@@ -6,7 +6,9 @@ column does the same logical work on its own collections holding the same stored
 raw pymongo; this package; stock mongoengine (plain Documents mirroring RoleplaySession,
 defined here, with the validation and stamps a user would add); bunnet 1.3 (pydantic 2
 Documents mirroring it). Each cell is the median time over raw pymongo's median, the columns
-taking turns with garbage collected between runs. The rows:
+taking turns with garbage collected between runs: 11 runs a row, 33 for the turn and the
+summary (a few milliseconds each, with a tail of the server's pauses), 3 for bulk and audit.
+The rows:
 
 turn      validate one turn and store it with a ``$push`` conditional on the session being
           active (raw: the same update of a dict built in place).
@@ -29,7 +31,8 @@ api json  CPU: from 20 fetched sessions (of 10 turns) and their scenarios, alrea
 audit     this package only: ``rp.audit()`` of sessions of 20 turns over a raw read of them in
           batches of the same size (``benchmarks/audit.py`` measures it at 100,000).
 
-``--quick`` runs every row on a tenth of the sizes, with fewer repeats.
+``--quick`` runs every row on a tenth of the sizes, with fewer repeats; ``--only ROW ...``
+runs only those rows.
 """
 
 from __future__ import annotations
@@ -651,7 +654,11 @@ class Bench:
             if only and key not in only:
                 continue
             actions = make()
-            repeats = max(3, self.repeats // 3) if key in ("bulk", "audit") else self.repeats
+            repeats = self.repeats
+            if key in ("bulk", "audit"):  # seconds each
+                repeats = max(3, self.repeats // 3)
+            elif key in ("turn", "summary"):  # milliseconds each, waiting on the server, whose
+                repeats = self.repeats * 3  # pauses give a tail that moves a median of 11
             yield key, None if actions is None else ratios(actions, repeats)
 
 

@@ -16,7 +16,7 @@ from mongoengine.errors import NotUniqueError
 
 from ..errors import ConcurrentModification, InvalidTransition, SessionNotActive
 from ..odm.document import RoleplayDocument, RoleplayEmbeddedDocument
-from ..odm.fast_paths import EmbeddedListField
+from ..odm.fast_paths import EmbeddedListField, encoding_as_dicts
 from ..odm.fields import (
     EmbeddedDocumentField,
     NumberField,
@@ -304,18 +304,21 @@ class RoleplaySession(RoleplayDocument):
         # ask (the server's search of the history is most of the update's cost on a long
         # one); a repeat of the update asks
         asks_if_stored = turn_id is not None
+        pushed: ConversationEntry | None = None  # the entry of the last update built
 
         def push(now: datetime) -> Conditional:
-            nonlocal asks_if_stored
-            entry = ConversationEntry(id=entry_id, role=role, text=text,
-                                      audio_duration=audio_duration, timestamp=now)
+            nonlocal asks_if_stored, pushed
+            pushed = ConversationEntry(id=entry_id, role=role, text=text,
+                                       audio_duration=audio_duration, timestamp=now)
+            with encoding_as_dicts():  # read only by pymongo
+                encoded = pushed.to_mongo()
             # a session holding the most turns allowed does not match
             not_full = {f"conversation_history.{most - 1}": {"$exists": False}}
             not_stored = {"$nor": [{"conversation_history._id": entry_id}]}
             conditional = Conditional(
                 filter={"status": "active", **(not_stored if asks_if_stored else {}),
                         **not_full},
-                update={"$push": {"conversation_history": entry.to_mongo()},
+                update={"$push": {"conversation_history": encoded},
                         "$max": {"last_turn_at": now}, "$set": {UPDATED: now}},
             )
             asks_if_stored = True
@@ -325,8 +328,7 @@ class RoleplaySession(RoleplayDocument):
         for _ in range(MAX_ATTEMPTS):
             now = update_if(collection, self._require_pk(), push)
             if now is not None:
-                entry = ConversationEntry(id=entry_id, role=role, text=text,
-                                          audio_duration=audio_duration, timestamp=now)
+                entry = cast(ConversationEntry, pushed)  # built for the ``now`` stored
                 self._remember_turn(entry, new=True)
                 last_turn_at = now if self.last_turn_at is None else max(self.last_turn_at, now)
                 self._set_clean(updated_at=now, last_turn_at=last_turn_at)
