@@ -48,7 +48,7 @@ def first_or_404(query: rp.RoleplayQuerySet[Any]) -> dict[str, Any]:
     model's DoesNotExist, which init_app answers 404, when it matches none."""
     found = query.limit(1).api_dicts()
     if not found:
-        raise query._document.DoesNotExist
+        raise query.model.DoesNotExist
     return found[0]
 
 

@@ -58,6 +58,13 @@ class RoleplayQuerySet(me.ReadsStoredBSON, TimestampedQuerySet[D]):
     """Helpers shared by the five models' QuerySets, each one returning the same QuerySet
     class (``RoleplaySession.objects.newest_first()`` is a RoleplaySessionQuerySet)."""
 
+    @property
+    def model(self) -> type[D]:
+        """The Document class whose documents this QuerySet finds (``RoleplaySession`` for
+        ``RoleplaySession.objects``): its ``DoesNotExist``, say."""
+        model: type[D] = self._document
+        return model
+
     @overload
     def insert(self, doc_or_docs: D, load_bulk: Literal[True] = True,
                write_concern: dict[str, Any] | None = None,

@@ -23,7 +23,8 @@ from builders import character, scenario, tip
 def conforms(value: Any, expected: Any) -> bool:
     """Whether ``value`` is of the type ``expected`` spells, as far as a value can show it:
     unions, ``None``, ``Any``, lists and dicts item by item, ``float`` taking an int (as the
-    checkers do), a ``Page`` by its items, and any other generic by its class."""
+    checkers do), a ``Page`` by its items, ``type[X]`` by subclass, and any other generic by
+    its class."""
     if expected is Any:
         return True
     if expected is None or expected is type(None):
@@ -40,6 +41,8 @@ def conforms(value: Any, expected: Any) -> bool:
             conforms(k, args[0]) and conforms(v, args[1]) for k, v in value.items())
     if origin is rp.Page:
         return isinstance(value, rp.Page) and conforms(value.items, list[args[0]])
+    if origin is type:
+        return isinstance(value, type) and issubclass(value, args[0])
     if origin is not None:
         return isinstance(value, origin)
     return isinstance(value, expected)
@@ -67,6 +70,8 @@ class CheckingAssertType:
     ({"a": 1}, dict[str, Any], True),
     (rp.Page([1], 1, 1, 1), rp.Page[str], False),
     (SON(), SON[str, Any], True),
+    (rp.RoleplaySession, type[rp.RoleplaySession], True),
+    (rp.Scenario, type[rp.RoleplaySession], False),
     (TextField(), TextField[str], True),
 ])
 def test_the_checker_tells_types_apart(value: Any, expected: Any, holds: bool) -> None:

@@ -137,6 +137,7 @@ def assignments(session: rp.RoleplaySession, character: rp.Character) -> None:
 def queries(user_id: str, session_id: str, scenario: rp.Scenario) -> None:
     sessions = rp.RoleplaySession.objects
     te.assert_type(sessions, rp.RoleplaySessionQuerySet)
+    te.assert_type(sessions.model, type[rp.RoleplaySession])
     te.assert_type(sessions.for_user(user_id), rp.RoleplaySessionQuerySet)
     te.assert_type(sessions.for_session(session_id), rp.RoleplaySessionQuerySet)
     te.assert_type(sessions.by_session_id(session_id), rp.RoleplaySessionQuerySet)
