@@ -41,7 +41,7 @@ from mongoengine.context_managers import set_write_concern
 from mongoengine.errors import BulkWriteError, NotUniqueError, OperationError
 from mongoengine.queryset import QuerySet
 
-from .stored_bson import ReadDocument, reading_codec
+from .stored_bson import KeptForAFew, ReadDocument, reading_codec
 
 __all__ = (
     "ATTRIBUTE_KEYS",
@@ -519,23 +519,19 @@ def _reads_bson(cursor: Any) -> bool:
     return bool(cursor.collection.codec_options.document_class is ReadDocument)
 
 
-# a collection -> the same collection reading documents as RawBSONDocument (a few kept)
-_raw_readings: dict[int, tuple[Any, Any]] = {}
+def _reading_raw(collection: Any) -> Any | None:
+    if not isinstance(collection.codec_options, CodecOptions):
+        return None
+    return collection.with_options(codec_options=reading_codec(collection.codec_options))
+
+
+_raw_readings: KeptForAFew[Any, Any | None] = KeptForAFew(_reading_raw)
 
 
 def raw_reading(collection: Any) -> Any | None:
     """``collection`` reading its documents as ReadDocument (a RawBSONDocument) with its own
     codec options otherwise; None for one that is not pymongo's (mongomock's, say)."""
-    cached = _raw_readings.get(id(collection))
-    if cached is not None and cached[0] is collection:
-        return cached[1]
-    if not isinstance(collection.codec_options, CodecOptions):
-        return None
-    reading = collection.with_options(codec_options=reading_codec(collection.codec_options))
-    if len(_raw_readings) >= 8:  # the collections of a few classes are asked again and again
-        _raw_readings.clear()
-    _raw_readings[id(collection)] = (collection, reading)
-    return reading
+    return _raw_readings(collection)
 
 
 class SaveSteps:

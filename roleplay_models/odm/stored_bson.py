@@ -7,14 +7,40 @@ session's turns are then each decoded when first used (see :mod:`.fast_paths`).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 import bson
 from bson.code import Code
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 
-__all__ = ("AVAILABLE", "ReadDocument", "decoded", "plain", "reading_codec")
+__all__ = ("AVAILABLE", "KeptForAFew", "ReadDocument", "decoded", "plain", "reading_codec")
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class KeptForAFew(Generic[K, V]):
+    """``make(key)`` for a few keys, each kept while it is the same object: a QuerySet asks
+    again and again for the same few (a collection, codec options), and two models'
+    QuerySets alternate."""
+
+    FEW = 8
+
+    def __init__(self, make: Callable[[K], V]) -> None:
+        self._make = make
+        self._kept: dict[int, tuple[K, V]] = {}
+
+    def __call__(self, key: K) -> V:
+        kept = self._kept.get(id(key))
+        if kept is not None and kept[0] is key:
+            return kept[1]
+        made = self._make(key)
+        if len(self._kept) >= self.FEW:
+            self._kept.clear()
+        self._kept[id(key)] = (key, made)
+        return made
 
 # the slots RawBSONDocument.__init__ fills (pymongo 4.3 to 4.20 name them alike); on a pymongo
 # that names them otherwise, QuerySets read dicts (see RoleplayDocument.reads_stored_bson)
@@ -58,19 +84,14 @@ def reading_codec(codec_options: CodecOptions[Any]) -> CodecOptions[Any]:
 def decoded(document: RawBSONDocument) -> dict[str, Any]:
     """``document`` decoded as pymongo decodes a document it reads as a dict, with the codec
     options it was read with (an embedded document that is a DBRef is one)."""
-    options = _options_of(document, type(document))
-    cached = _decoding.get(id(options))
-    if cached is None or cached[0] is not options:
-        cached = (options, options.with_options(document_class=dict))
-        if len(_decoding) >= 8:  # a QuerySet's documents share their options: keep a few
-            _decoding.clear()
-        _decoding[id(options)] = cached
-    found: dict[str, Any] = bson.decode(document.raw, cached[1])
+    options = _as_dicts(_options_of(document, type(document)))
+    found: dict[str, Any] = bson.decode(document.raw, options)
     return found
 
 
-# the codec options a document was read with -> the same decoding to dicts (a few kept)
-_decoding: dict[int, tuple[CodecOptions[Any], CodecOptions[Any]]] = {}
+# the codec options a document was read with -> the same decoding to dicts
+_as_dicts: KeptForAFew[CodecOptions[Any], CodecOptions[Any]] = KeptForAFew(
+    lambda options: options.with_options(document_class=dict))
 
 
 def plain(value: Any) -> Any:
