@@ -300,29 +300,24 @@ class RoleplaySession(RoleplayDocument):
         ConversationEntry(id=entry_id, role=role, text=text,
                           audio_duration=audio_duration).validate()
         most = current_limits().turns_per_session
-        # an id this call made cannot be stored before its first update, which so need not
-        # ask (the server's search of the history is most of the update's cost on a long
-        # one); a repeat of the update asks
-        asks_if_stored = turn_id is not None
         pushed: ConversationEntry | None = None  # the entry of the last update built
 
         def push(now: datetime) -> Conditional:
-            nonlocal asks_if_stored, pushed
+            nonlocal pushed
             pushed = ConversationEntry(id=entry_id, role=role, text=text,
                                        audio_duration=audio_duration, timestamp=now)
             with encoding_as_dicts():  # read only by pymongo
                 encoded = pushed.to_mongo()
-            # a session holding the most turns allowed does not match
-            not_full = {f"conversation_history.{most - 1}": {"$exists": False}}
-            not_stored = {"$nor": [{"conversation_history._id": entry_id}]}
-            conditional = Conditional(
-                filter={"status": "active", **(not_stored if asks_if_stored else {}),
-                        **not_full},
+            return Conditional(
+                # not yet stored (also for an id made here: a first attempt that reaches the
+                # server after its repeat must not match), and a session holding the most
+                # turns allowed does not match
+                filter={"status": "active",
+                        "$nor": [{"conversation_history._id": entry_id}],
+                        f"conversation_history.{most - 1}": {"$exists": False}},
                 update={"$push": {"conversation_history": encoded},
                         "$max": {"last_turn_at": now}, "$set": {UPDATED: now}},
             )
-            asks_if_stored = True
-            return conditional
 
         collection = self._get_collection()
         for _ in range(MAX_ATTEMPTS):

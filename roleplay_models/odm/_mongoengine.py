@@ -69,7 +69,6 @@ __all__ = (
     "fields_ordered",
     "finish_building",
     "finish_loading",
-    "forget_building",
     "is_dereferenced",
     "is_duplicate_key",
     "is_initialised",
@@ -83,6 +82,7 @@ __all__ = (
     "raw_reading",
     "sending_insert",
     "share_class_name",
+    "take_built_state",
     "take_state_of",
     "to_mongo_takes_use_db_field",
     "update_to_mongo",
@@ -321,8 +321,10 @@ def auto_generated(field: BaseField) -> bool:
 
 
 def to_mongo_takes_use_db_field(field: BaseField) -> bool:
-    """True when ``field.to_mongo`` takes ``use_db_field`` (it encodes documents inside)."""
-    return "use_db_field" in _parameters(field.to_mongo)
+    """True when ``BaseDocument.to_mongo`` hands ``use_db_field`` to ``field.to_mongo`` (it
+    encodes documents inside): the name is one of its code's variables, mongoengine's test."""
+    code = getattr(field.to_mongo, "__code__", None)
+    return code is not None and "use_db_field" in code.co_varnames
 
 
 def validate_value(field: BaseField, value: Any, **options: Any) -> None:
@@ -331,14 +333,19 @@ def validate_value(field: BaseField, value: Any, **options: Any) -> None:
     field._validate(value, **options)
 
 
-def value_check(field: BaseField) -> Callable[[Any], None]:
-    """What :func:`validate_value` runs for ``field`` (that is not an embedded document's):
-    its ``validate`` alone when ``_validate`` would add nothing to it (no ``validation``
-    callable, and no choices or choices that ``validate`` checks)."""
-    if field.validation is None and (not field.choices
-                                     or isinstance(field, ChoicesCheckedByValidate)):
-        return field.validate
-    return field._validate
+def keeps_base_validate(field: BaseField) -> bool:
+    """True when ``field``'s class keeps ``BaseField._validate``: the choices, the
+    ``validation`` callable, then ``validate``."""
+    return type(field)._validate is BaseField._validate
+
+
+def validate_adds_nothing(field: BaseField) -> bool:
+    """For a field that :func:`keeps_base_validate`: True when ``_validate`` would run only
+    ``validate`` now (no ``validation`` callable, and no choices or choices that ``validate``
+    checks), read at each call as ``_validate`` reads them."""
+    return field.validation is None and (
+        not field.choices
+        or type(field)._validate_choices is ChoicesCheckedByValidate._validate_choices)
 
 
 def auto_dereferencing(field: BaseField) -> bool:
@@ -409,29 +416,32 @@ def point_each_at_parent(documents: list[Any], parent: Any) -> None:
 
 def take_state_of(document: Any, built: Any) -> None:
     """Make ``document`` (an embedded document not built yet) hold what ``built``, a document
-    of its class, holds: its data and its state, as if it had been built that way."""
+    of its class built apart, holds: its data and its state, as if it had been built that
+    way, keeping the parent it is pointed at. Its ``_data``, which every field's value is
+    read from, is set last."""
+    keep = {"__weakref__", "__dict__", "_data"}
+    if parent_if_set(document) is not None:
+        keep.add("_instance")
     for kind in type(built).__mro__:
         for name in kind.__dict__.get("__slots__", ()):
-            if name not in ("__weakref__", "__dict__"):
+            if name not in keep:
                 try:
                     object.__setattr__(document, name, object.__getattribute__(built, name))
                 except AttributeError:  # not set on it
                     pass
     document.__dict__.update(built.__dict__)
+    object.__setattr__(document, "_data", object.__getattribute__(built, "_data"))
 
 
-def forget_building(document: Any, keep: str) -> None:
-    """Take back what building ``document`` set, whatever step it failed at: the state it
-    had before :func:`begin_building`, with the parent it was pointed at and its attribute
-    ``keep``."""
-    for name in ("_initialised", "_created", "_data", "_dynamic_fields", "_changed_fields"):
-        try:
-            object.__delattr__(document, name)
-        except AttributeError:  # not set yet
-            pass
-    for name in list(document.__dict__):
-        if name != keep:
-            del document.__dict__[name]
+def take_built_state(document: Any, built: Any) -> None:
+    """:func:`take_state_of` for an embedded ``built`` that :func:`finish_building` finished:
+    the state it and :func:`begin_building` set, ``_data`` last."""
+    setter, getter = object.__setattr__, object.__getattribute__
+    for name in ("_initialised", "_created", "_dynamic_fields", "_changed_fields"):
+        setter(document, name, getter(built, name))
+    if parent_if_set(document) is None:
+        setter(document, "_instance", None)
+    setter(document, "_data", getter(built, "_data"))
 
 
 def begin_building(document: Any) -> None:

@@ -14,7 +14,7 @@ from mongoengine.fields import EmbeddedDocumentField
 from . import _mongoengine as me
 from . import fast_paths, stored_bson
 from .api import api_shape, reference_dict
-from .fast_paths import add_unknown_keys, layout_of, takes_fast_paths
+from .fast_paths import add_unknown_keys, hands_on_encoding, layout_of, takes_fast_paths
 from .fields import loading_from_database
 from .limits import check_document_size
 from .queryset import RoleplayQuerySet
@@ -118,7 +118,8 @@ class CheckedAndEncodedThroughFastPaths:
         if layout is None or not fast_paths.validate(self, layout, clean):
             super().validate(clean=clean)  # type: ignore[misc]
 
-    def to_mongo(self, use_db_field: bool = True, fields: Any = None) -> SON[str, Any]:
+    @hands_on_encoding
+    def to_mongo(self, use_db_field: bool = True, fields: Any = None) -> dict[str, Any]:
         layout = layout_of(type(self))
         if layout is None or not layout.encodes or not use_db_field or fields:
             son: SON[str, Any] = super().to_mongo(  # type: ignore[misc]
@@ -135,6 +136,7 @@ class KeepsUnknownFields:
     save would then lose them.
     """
 
+    @hands_on_encoding
     def to_mongo(self, *args: Any, **kwargs: Any) -> Any:
         """mongoengine's SON, with the keys this package does not model written back."""
         son = super().to_mongo(*args, **kwargs)  # type: ignore[misc]
@@ -148,6 +150,7 @@ class StoresLikeMongoose:
     ``default: null``), also when a save sets it back to None, and no key for an embedded
     document with nothing in it (mongoose's ``minimize``)."""
 
+    @hands_on_encoding
     def to_mongo(self, *args: Any, **kwargs: Any) -> Any:
         """mongoengine's SON, with empty embedded documents left out as mongoose does."""
         son = super().to_mongo(*args, **kwargs)  # type: ignore[misc]
@@ -247,22 +250,21 @@ class RoleplayEmbeddedDocument(BuiltThroughFastPaths, KeepsUnknownFields,
                 return document
         return super()._from_son(son, _auto_dereference=_auto_dereference, created=created)
 
-    @takes_fast_paths
-    def validate(self, clean: bool = True) -> None:
-        """mongoengine's validation, with its result and its words (through the fast paths
-        when every field is plain); ValidationError names each field refused."""
-        layout = layout_of(type(self))
-        if layout is None or not layout.plain or not fast_paths.validate(self, layout, clean):
-            super().validate(clean=clean)
+    # validate() and to_mongo() are CheckedAndEncodedThroughFastPaths', marked here as this
+    # class's own: a list of documents of a plain class then takes the fast paths itself
 
     @takes_fast_paths
+    def validate(self, clean: bool = True) -> None:
+        """mongoengine's validation, with its result and its words (through the fast paths);
+        ValidationError names each field refused."""
+        super().validate(clean=clean)
+
+    @takes_fast_paths
+    @hands_on_encoding
     def to_mongo(self, use_db_field: bool = True, fields: Any = None) -> SON[str, Any]:
-        """The SON that is stored, as mongoengine encodes it (through the fast paths when
-        every field is plain)."""
-        layout = layout_of(type(self))
-        if layout is None or not layout.plain or not use_db_field or fields:
-            return super().to_mongo(use_db_field=use_db_field, fields=fields)
-        return fast_paths.encode(self, layout)
+        """The SON that is stored, as mongoengine encodes it (through the fast paths)."""
+        son: SON[str, Any] = super().to_mongo(use_db_field=use_db_field, fields=fields)
+        return son
 
 
 class RoleplayDocument(

@@ -130,10 +130,10 @@ class FieldSlot:
     # the field's to_python for a value given to __init__; None where storing the value gives
     # what storing its to_python gives (a trim or a change to UTC, done once or twice alike)
     converter: Callable[[Any], Any] | None
-    # the field's checks of a value that is not None (me.value_check); None for an embedded
-    # document's field, whose checks take validate()'s ``clean``
-    check: Callable[[Any], None] | None
-    valid_as_is: type  # a value of exactly this type passes ``check`` (NoneType: none does)
+    # the field's class keeps BaseField's _validate: its ``validate`` runs alone when
+    # me.validate_adds_nothing
+    validates_alone: bool
+    valid_as_is: type  # its ``validate`` passes every value of this type (NoneType: none)
 
     def store(self, document: Any, value: Any) -> None:
         """``field.__set__(document, value)`` on a document still being built (so nothing
@@ -182,7 +182,6 @@ class ClassLayout:
     decoded_whole_when: tuple[re.Pattern[bytes], ...] = ()
     # no field makes its value when encoded (a SequenceField): encode_fields applies
     encodes: bool = False
-    cleans: bool = True  # the class has a clean() of its own (BaseDocument's does nothing)
 
 
 def layout_of(cls: Any) -> ClassLayout | None:
@@ -211,9 +210,8 @@ def _encoder(field: BaseField) -> Callable[[Any], Any] | None:
 
 
 def _valid_as_is(field: BaseField) -> type:
-    check = me.value_check(field)
     for validator, kind in ACCEPTS_EVERY:
-        if getattr(check, "__func__", None) is validator:
+        if type(field).validate is validator:
             return kind
     return type(None)
 
@@ -257,8 +255,7 @@ def _work_out_layout(cls: Any) -> ClassLayout | None:
     slots = {name: FieldSlot(name, field, _is_plain(field), getattr(field, "assigned", None),
                              _encoder(field),
                              None if _converted_when_stored(field) else field.to_python,
-                             None if isinstance(field, TAKES_CLEAN) else me.value_check(field),
-                             _valid_as_is(field))
+                             me.keeps_base_validate(field), _valid_as_is(field))
              for name, field in cls._fields.items()}
     stored_as = me.db_field_map(cls)
     remapped = {name for name, stored in stored_as.items() if name != stored}
@@ -289,8 +286,15 @@ def _work_out_layout(cls: Any) -> ClassLayout | None:
         lazy_lists=frozenset(slot.field.db_field for slot in lazy),
         decoded_whole_when=_decoded_whole_when(lazy),
         encodes=not any(me.auto_generated(field) for field in cls._fields.values()),
-        cleans=cls.clean is not BaseDocument.clean,
     )
+
+
+def hands_on_encoding(method: Any) -> Any:
+    """Mark a ``to_mongo`` of this package that hands on the mapping :func:`encode_fields`
+    gives; inside :func:`encoding_as_dicts`, a document whose class's ``to_mongo`` is another
+    (a subclass's own, which may expect SON) is encoded as SON."""
+    method.hands_on_encoding = True
+    return method
 
 
 def takes_fast_paths(method: Any) -> Any:
@@ -418,35 +422,35 @@ def is_built(document: Any) -> bool:
 
 def build_loaded(document: Any) -> None:
     """Build a document :class:`EmbeddedListField` loaded without building it, from the dict
-    it was stored as, as loading would have built it; refuses (RuntimeError) one that is
-    built already."""
+    it was stored as, as loading would have built it; nothing for one built already.
+
+    It is built as another object, whose state it then takes, its data last: a thread that
+    reads it meanwhile finds it unbuilt (and builds it too, alike) or whole, never half
+    built; one whose building fails is left unbuilt, and the next use fails alike."""
     son = getattr(document, STORED, None)
-    if son is None:
-        raise RuntimeError(f"{type(document).__name__} is built already")
-    parent = me.parent_if_set(document)  # set since by the list it was loaded into
+    if son is None:  # built already, by another thread perhaps
+        return
     cls = type(document)
     layout = layout_of(cls)
     assert layout is not None  # it was loaded unbuilt by its layout
-    try:
-        with loading_from_database():
-            if isinstance(son, RawBSONDocument):  # read undecoded: no key of it looked at
-                son = decoded(son)
-                built = _decode_stored(cls, layout, son, document)
-                if built is None:
-                    built = cls._from_son(son)
-                if built is not document:  # loaded as another object: its state is taken
-                    me.take_state_of(document, built)
-            elif _decode_stored(cls, layout, son, document) is not document:
-                # builds_when_used promised that no value is refused, no key is left to
-                # mongoengine
-                raise RuntimeError(
+    with loading_from_database():
+        if isinstance(son, RawBSONDocument):  # read undecoded: no key of it looked at
+            son = decoded(son)
+            built = _decode_stored(cls, layout, son)
+            if built is None:  # left to mongoengine's loading
+                me.take_state_of(document, cls._from_son(son))
+            else:
+                me.take_built_state(document, built)
+        else:
+            built = _decode_stored(cls, layout, son)
+            if built is None:  # builds_when_used promised that no value is refused, no key
+                raise RuntimeError(  # is left to mongoengine
                     f"{cls.__name__} refused a stored value it had taken when loaded")
-    except BaseException:
-        me.forget_building(document, keep=STORED)  # the next use tries again, and fails alike
-        raise
-    object.__delattr__(document, STORED)  # built: the class's None shows through
-    if parent is not None:
-        me.point_at_parent(document, parent, through_setattr=False)
+            me.take_built_state(document, built)
+    try:
+        object.__delattr__(document, STORED)  # built: the class's None shows through
+    except AttributeError:  # another thread built it at the same time
+        pass
 
 
 def _loaded_unbuilt(kind: Any, layout: ClassLayout, value: list[Any]) -> list[Any] | None:
@@ -511,7 +515,7 @@ def validate(document: Any, layout: ClassLayout, clean: bool) -> bool:
     """Run ``document``'s checks, as ``BaseDocument.validate`` runs them; True when all pass.
     False means one failed: mongoengine's own ``validate`` then runs them again, to raise
     its error."""
-    if clean and layout.cleans:
+    if clean and type(document).clean is not BaseDocument.clean:  # BaseDocument's does nothing
         try:
             document.clean()
         except ValidationError:  # what mongoengine records as the document's own error
@@ -519,17 +523,22 @@ def validate(document: Any, layout: ClassLayout, clean: bool) -> bool:
     data = document._data
     for slot in layout.ordered:
         value = data.get(slot.name)
+        field = slot.field
         if value is None:
-            if slot.field.required:
+            if field.required:
                 return False
-        elif type(value) is not slot.valid_as_is:
-            try:
-                if slot.check is None:
-                    me.validate_value(slot.field, value, clean=clean)
-                else:
-                    slot.check(value)
-            except me.FIELD_ERRORS:  # what mongoengine records as the field's error
-                return False
+            continue
+        try:
+            if isinstance(field, TAKES_CLEAN):
+                me.validate_value(field, value, clean=clean)
+            elif not slot.validates_alone:
+                me.validate_value(field, value)
+            elif not me.validate_adds_nothing(field):
+                me.validate_value(field, value)
+            elif type(value) is not slot.valid_as_is:
+                field.validate(value)
+        except me.FIELD_ERRORS:  # what mongoengine records as the field's error
+            return False
     return True
 
 
@@ -549,10 +558,13 @@ def encoding_as_dicts() -> Iterator[None]:
         _as_dicts.reset(token)
 
 
-def encode_fields(document: Any, layout: ClassLayout) -> SON[str, Any]:
+def encode_fields(document: Any, layout: ClassLayout) -> dict[str, Any]:
     """``document.to_mongo()`` as mongoengine's Document or EmbeddedDocument computes it, for
-    a layout that ``encodes`` (a dict inside :func:`encoding_as_dicts`)."""
-    son: SON[str, Any] = {} if _as_dicts.get() else SON.__new__(SON)  # type: ignore[assignment]
+    a layout that ``encodes`` (a dict inside :func:`encoding_as_dicts`, for a class whose
+    ``to_mongo`` :func:`hands_on_encoding`)."""
+    son: dict[str, Any] = (
+        {} if _as_dicts.get() and getattr(type(document).to_mongo, "hands_on_encoding", False)
+        else SON.__new__(SON))  # empty, as SON() is, without two empty updates
     son["_id"] = None
     data = document._data
     for slot in layout.ordered:
@@ -569,7 +581,7 @@ def encode_fields(document: Any, layout: ClassLayout) -> SON[str, Any]:
     return son
 
 
-def encode(document: Any, layout: ClassLayout) -> SON[str, Any]:
+def encode(document: Any, layout: ClassLayout) -> dict[str, Any]:
     """A plain embedded ``document``'s ``to_mongo()`` as mongoengine computes it, followed by
     the unmodelled keys, as :class:`~.document.KeepsUnknownFields` adds them."""
     son = encode_fields(document, layout)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import threading
 from collections.abc import Iterator
 from functools import partial
 from typing import Any
@@ -20,10 +21,16 @@ from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from mongoengine import EmbeddedDocument, signals
+from mongoengine import EmbeddedDocument, ValidationError, signals
 from mongoengine.base import BaseList
 from mongoengine.dereference import DeReference
-from mongoengine.fields import EmbeddedDocumentField, ListField, ReferenceField
+from mongoengine.fields import (
+    EmbeddedDocumentField,
+    IntField,
+    ListField,
+    ObjectIdField,
+    ReferenceField,
+)
 
 from roleplay_models import (
     MODELS,
@@ -33,9 +40,10 @@ from roleplay_models import (
     Scenario,
     SessionMetadata,
 )
-from roleplay_models.odm.document import RoleplayEmbeddedDocument
+from roleplay_models.odm.document import RoleplayDocument, RoleplayEmbeddedDocument
 from roleplay_models.odm.fast_paths import (
     EmbeddedListField,
+    FieldSlot,
     encoding_as_dicts,
     is_built,
     layout_of,
@@ -706,3 +714,105 @@ def test_a_turn_whose_building_fails_midway_is_left_unbuilt(monkeypatch):
     assert first[0] == again[0] == "InvalidDocumentError" and not is_built(turn)
     monkeypatch.setattr(TextField, "to_python", to_python)
     assert turn.text == "refused" and turn.role == "user" and is_built(turn)
+
+
+@pytest.mark.parametrize("read", [dict, read_as_bson], ids=["dict", "bson"])
+def test_a_turn_read_by_another_thread_while_it_is_being_built_is_never_half_built(
+    monkeypatch, read
+):
+    stored = stored_session([{"role": "user", "text": "hello"}], [])
+    session = RoleplaySession._from_son(read(stored))
+    turn = session._data["conversation_history"][0]
+    expected = stored["conversation_history"][0]
+    paused, resume = threading.Event(), threading.Event()
+    store = FieldSlot.store
+
+    def pausing(slot: Any, document: Any, value: Any) -> None:  # the builder stops midway
+        store(slot, document, value)
+        if slot.name == "text" and threading.current_thread() is builder:
+            paused.set()
+            resume.wait(10)
+
+    monkeypatch.setattr(FieldSlot, "store", pausing)
+    builder = threading.Thread(target=lambda: turn.role)
+    builder.start()
+    assert paused.wait(10)
+    seen = (turn.id, turn.role, turn.text, turn.timestamp)  # while the other is midway
+    resume.set()
+    builder.join(10)
+    when = expected["timestamp"].replace(tzinfo=datetime.timezone.utc)
+    assert seen == (expected["_id"], "user", "hello", when)
+    assert is_built(turn) and turn._instance == session
+
+
+class Checked(RoleplayDocument):
+    """A model whose fields' checks a program changes after its first use."""
+
+    meta = {"collection": "checked_fast_paths"}
+    n = NumberField()
+    flag = StrictBooleanField()
+    oid = ObjectIdField()
+
+
+class Positive(IntField):
+    def _validate(self, value: Any, **kwargs: Any) -> None:  # a check of the field's class
+        if value < 0:
+            self.error("negative")
+        super()._validate(value, **kwargs)
+
+
+class WithPositive(RoleplayDocument):
+    meta = {"collection": "positive_fast_paths"}
+    n = Positive()
+
+
+def refuse(*args: Any) -> None:
+    raise ValidationError("refused")
+
+
+@pytest.mark.parametrize("change", [
+    pytest.param(lambda: setattr(Checked._fields["n"], "choices", [1, 2]), id="choices"),
+    pytest.param(lambda: setattr(Checked._fields["flag"], "choices", [False]),
+                 id="choices of a bool"),
+    pytest.param(lambda: setattr(Checked._fields["oid"], "validation", refuse),
+                 id="a validation callable"),
+    pytest.param(lambda: setattr(Checked, "clean", refuse), id="a clean()"),
+])
+def test_checks_changed_after_the_first_use_apply_as_mongoengine_applies_them(
+    monkeypatch, change
+):
+    document = Checked(n=5, flag=True, oid=ObjectId())
+    document.validate()  # the class's layout is worked out
+    monkeypatch.setattr(Checked, "clean", Checked.clean)  # each change is undone after
+    for name in ("n", "flag", "oid"):
+        for option in ("choices", "validation"):
+            monkeypatch.setattr(Checked._fields[name], option, getattr(Checked._fields[name], option))
+    change()
+    fast = outcome(document.validate)
+    with generic(Checked):
+        slow = outcome(document.validate)
+    assert fast == slow and fast[0] == "ValidationError"
+
+
+def test_a_field_class_with_its_own_validate_steps_is_checked_by_them():
+    document = WithPositive(n=-1)
+    fast = outcome(document.validate)
+    with generic(WithPositive):
+        slow = outcome(document.validate)
+    assert fast == slow and "negative" in fast[1]
+
+
+class OwnEncoding(RoleplayDocument):
+    meta = {"collection": "own_encoding_fast_paths"}
+    n = NumberField()
+
+    def to_mongo(self, *args: Any, **kwargs: Any) -> Any:  # expects mongoengine's SON
+        son = super().to_mongo(*args, **kwargs)
+        assert isinstance(son, SON)
+        return son
+
+
+def test_a_subclass_with_its_own_encoding_gets_son_also_where_dicts_are_sent(embedded):
+    OwnEncoding.objects.insert([OwnEncoding(n=1), OwnEncoding(n=2)])
+    assert OwnEncoding(n=3).to_api_dict()["n"] == 3
+    assert sorted(OwnEncoding.objects.scalar("n")) == [1, 2]
