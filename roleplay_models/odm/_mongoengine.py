@@ -339,13 +339,10 @@ def keeps_base_validate(field: BaseField) -> bool:
     return type(field)._validate is BaseField._validate
 
 
-def validate_adds_nothing(field: BaseField) -> bool:
-    """For a field that :func:`keeps_base_validate`: True when ``_validate`` would run only
-    ``validate`` now (no ``validation`` callable, and no choices or choices that ``validate``
-    checks), read at each call as ``_validate`` reads them."""
-    return field.validation is None and (
-        not field.choices
-        or type(field)._validate_choices is ChoicesCheckedByValidate._validate_choices)
+def checks_choices_itself(field: BaseField) -> bool:
+    """True when ``field``'s ``_validate`` leaves the choices to its ``validate``
+    (:class:`ChoicesCheckedByValidate`)."""
+    return type(field)._validate_choices is ChoicesCheckedByValidate._validate_choices
 
 
 def auto_dereferencing(field: BaseField) -> bool:

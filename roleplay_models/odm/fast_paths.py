@@ -130,9 +130,12 @@ class FieldSlot:
     # the field's to_python for a value given to __init__; None where storing the value gives
     # what storing its to_python gives (a trim or a change to UTC, done once or twice alike)
     converter: Callable[[Any], Any] | None
-    # the field's class keeps BaseField's _validate: its ``validate`` runs alone when
-    # me.validate_adds_nothing
+    # the field's class keeps BaseField's _validate, and the field holds no embedded document
+    # (whose checks take validate()'s ``clean``): its ``validate`` runs alone when _validate
+    # would add nothing to it (no ``validation`` callable, no choices or ``checks_choices``;
+    # read at each call, as _validate reads them)
     validates_alone: bool
+    checks_choices: bool  # its ``validate`` checks the choices (me.checks_choices_itself)
     valid_as_is: type  # its ``validate`` passes every value of this type (NoneType: none)
 
     def store(self, document: Any, value: Any) -> None:
@@ -255,7 +258,8 @@ def _work_out_layout(cls: Any) -> ClassLayout | None:
     slots = {name: FieldSlot(name, field, _is_plain(field), getattr(field, "assigned", None),
                              _encoder(field),
                              None if _converted_when_stored(field) else field.to_python,
-                             me.keeps_base_validate(field), _valid_as_is(field))
+                             me.keeps_base_validate(field) and not isinstance(field, TAKES_CLEAN),
+                             me.checks_choices_itself(field), _valid_as_is(field))
              for name, field in cls._fields.items()}
     stored_as = me.db_field_map(cls)
     remapped = {name for name, stored in stored_as.items() if name != stored}
@@ -529,12 +533,11 @@ def validate(document: Any, layout: ClassLayout, clean: bool) -> bool:
                 return False
             continue
         try:
-            if isinstance(field, TAKES_CLEAN):
-                me.validate_value(field, value, clean=clean)
-            elif not slot.validates_alone:
-                me.validate_value(field, value)
-            elif not me.validate_adds_nothing(field):
-                me.validate_value(field, value)
+            if not slot.validates_alone:
+                me.validate_value(field, value, **(
+                    {"clean": clean} if isinstance(field, TAKES_CLEAN) else {}))
+            elif field.validation is not None or (field.choices and not slot.checks_choices):
+                me.validate_value(field, value)  # _validate adds to validate: it runs
             elif type(value) is not slot.valid_as_is:
                 field.validate(value)
         except me.FIELD_ERRORS:  # what mongoengine records as the field's error
