@@ -75,7 +75,6 @@ __all__ = (
     "keeps_plain_data",
     "mark_dereferenced",
     "parent_if_set",
-    "point_at_parent",
     "point_each_at_parent",
     "query_filter",
     "query_limit",
@@ -320,6 +319,12 @@ def auto_generated(field: BaseField) -> bool:
     return bool(field._auto_gen)
 
 
+def to_mongo_readable(field: BaseField) -> bool:
+    """True when ``BaseDocument.to_mongo`` can read the variables of ``field.to_mongo``'s
+    code, as it does for every value (it fails for one without code: a partialmethod)."""
+    return hasattr(field.to_mongo, "__code__")
+
+
 def to_mongo_takes_use_db_field(field: BaseField) -> bool:
     """True when ``BaseDocument.to_mongo`` hands ``use_db_field`` to ``field.to_mongo`` (it
     encodes documents inside): the name is one of its code's variables, mongoengine's test."""
@@ -394,18 +399,9 @@ def parent_if_set(document: Any) -> Any:
         return None
 
 
-def point_at_parent(document: Any, parent: Any, through_setattr: bool) -> None:
-    """Point an embedded ``document`` at ``parent`` (a weak proxy of the document holding
-    it), as ``BaseField.__set__`` does: through ``BaseDocument.__setattr__``, or, for a
-    document that is not built yet (for which that ends there), straight."""
-    if through_setattr:
-        document._instance = parent
-    else:
-        object.__setattr__(document, "_instance", parent)
-
-
 def point_each_at_parent(documents: list[Any], parent: Any) -> None:
-    """``point_at_parent(document, parent, through_setattr=False)`` of each of ``documents``
+    """Point each of ``documents`` at ``parent`` (a weak proxy of the document holding them),
+    as ``BaseField.__set__`` does, but straight rather than through ``__setattr__``
     (embedded documents of a class whose ``__setattr__`` is BaseDocument's, built or not),
     in one pass in C."""
     deque(map(object.__setattr__, documents, repeat("_instance"), repeat(parent)), maxlen=0)

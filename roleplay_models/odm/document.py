@@ -262,7 +262,8 @@ class RoleplayEmbeddedDocument(BuiltThroughFastPaths, KeepsUnknownFields,
     @takes_fast_paths
     @hands_on_encoding
     def to_mongo(self, use_db_field: bool = True, fields: Any = None) -> SON[str, Any]:
-        """The SON that is stored, as mongoengine encodes it (through the fast paths)."""
+        """The SON that is stored, as mongoengine encodes it (through the fast paths); a dict
+        with the same items only inside the package's own ``fast_paths.encoding_as_dicts``."""
         son: SON[str, Any] = super().to_mongo(use_db_field=use_db_field, fields=fields)
         return son
 

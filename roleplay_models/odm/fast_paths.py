@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import re
+import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
@@ -183,7 +184,8 @@ class ClassLayout:
     lazy_lists: frozenset[str] = frozenset()
     # searches of the BSON of a document read undecoded; one that matches has it decoded whole
     decoded_whole_when: tuple[re.Pattern[bytes], ...] = ()
-    # no field makes its value when encoded (a SequenceField): encode_fields applies
+    # no field makes its value when encoded (a SequenceField) or has an encoder without code
+    # (whose parameters mongoengine fails to read): encode_fields applies
     encodes: bool = False
 
 
@@ -200,7 +202,7 @@ def _is_plain(field: BaseField) -> bool:
     kind = type(field)
     return (not isinstance(field, NOT_PLAIN) and not me.auto_generated(field)
             and kind.__set__ in KNOWN_SETTERS and kind.__get__ is BaseField.__get__
-            and not me.to_mongo_takes_use_db_field(field))
+            and me.to_mongo_readable(field) and not me.to_mongo_takes_use_db_field(field))
 
 
 def _encoder(field: BaseField) -> Callable[[Any], Any] | None:
@@ -289,7 +291,8 @@ def _work_out_layout(cls: Any) -> ClassLayout | None:
         given_keys=frozenset(slots) | frozenset(OPTIONS),
         lazy_lists=frozenset(slot.field.db_field for slot in lazy),
         decoded_whole_when=_decoded_whole_when(lazy),
-        encodes=not any(me.auto_generated(field) for field in cls._fields.values()),
+        encodes=all(not me.auto_generated(field) and me.to_mongo_readable(field)
+                    for field in cls._fields.values()),
     )
 
 
@@ -378,14 +381,12 @@ def decode_read(cls: Any, layout: ClassLayout, raw: RawBSONDocument, created: bo
     return decode(cls, layout, son, created)
 
 
-def _decode_stored(cls: Any, layout: ClassLayout, son: dict[Any, Any], document: Any = None
-                   ) -> Any | None:
+def _decode_stored(cls: Any, layout: ClassLayout, son: dict[Any, Any]) -> Any | None:
     # _decode's steps in one pass, for the usual case: a loaded document whose keys are its
     # fields' stored keys and keys no field claims. The document's _data gets its keys in
     # _decode's order: fields not stored, then the stored keys in the stored order, then
     # the fields _from_son renames, in the order of the fields.
-    if document is None:
-        document = cls.__new__(cls)
+    document = cls.__new__(cls)
     me.begin_building(document)
     data = document._data
     by_stored = layout.by_stored
@@ -430,31 +431,38 @@ def build_loaded(document: Any) -> None:
 
     It is built as another object, whose state it then takes, its data last: a thread that
     reads it meanwhile finds it unbuilt (and builds it too, alike) or whole, never half
-    built; one whose building fails is left unbuilt, and the next use fails alike."""
+    built. Only the first build to finish is taken (a change made since is kept). One whose
+    building fails is left unbuilt, and the next use fails alike."""
     son = getattr(document, STORED, None)
     if son is None:  # built already, by another thread perhaps
         return
     cls = type(document)
     layout = layout_of(cls)
     assert layout is not None  # it was loaded unbuilt by its layout
+    generic = False
     with loading_from_database():
         if isinstance(son, RawBSONDocument):  # read undecoded: no key of it looked at
             son = decoded(son)
             built = _decode_stored(cls, layout, son)
             if built is None:  # left to mongoengine's loading
-                me.take_state_of(document, cls._from_son(son))
-            else:
-                me.take_built_state(document, built)
+                built, generic = cls._from_son(son), True
         else:
             built = _decode_stored(cls, layout, son)
             if built is None:  # builds_when_used promised that no value is refused, no key
                 raise RuntimeError(  # is left to mongoengine
                     f"{cls.__name__} refused a stored value it had taken when loaded")
+    with _taking_built_state:
+        if STORED not in document.__dict__:  # another thread's build was taken meanwhile
+            return
+        if generic:
+            me.take_state_of(document, built)
+        else:
             me.take_built_state(document, built)
-    try:
         object.__delattr__(document, STORED)  # built: the class's None shows through
-    except AttributeError:  # another thread built it at the same time
-        pass
+
+
+# held while a document not built yet takes the state of its build (see build_loaded)
+_taking_built_state = threading.Lock()
 
 
 def _loaded_unbuilt(kind: Any, layout: ClassLayout, value: list[Any]) -> list[Any] | None:

@@ -738,11 +738,13 @@ def test_a_turn_read_by_another_thread_while_it_is_being_built_is_never_half_bui
     builder.start()
     assert paused.wait(10)
     seen = (turn.id, turn.role, turn.text, turn.timestamp)  # while the other is midway
+    turn.text = "edited"  # and changed before the other's build ends
     resume.set()
     builder.join(10)
     when = expected["timestamp"].replace(tzinfo=datetime.timezone.utc)
     assert seen == (expected["_id"], "user", "hello", when)
     assert is_built(turn) and turn._instance == session
+    assert turn.text == "edited" and turn._changed_fields == ["text"]
 
 
 class Checked(RoleplayDocument):
