@@ -239,13 +239,29 @@ def model_state(document: Any, given: dict[str, Any]) -> dict[str, Any]:
 
 def encoded(document: Any, given: dict[str, Any]) -> Any:
     """``document.to_mongo()``, its type and its items in order, as ``normal`` gives them;
-    values made by callable defaults where ``given`` holds none marked as such."""
+    values made by callable defaults where ``given`` holds none marked as such, also in the
+    embedded documents it holds (each encoded as its class and items)."""
     son = outcome(document.to_mongo)
     if son[0] != "ok":
         return son
-    return type(son[1]), [(key, GENERATED if made_by_default(
-                              document, document._reverse_db_field_map.get(key, key), given)
-                           else normal(value)) for key, value in son[1].items()]
+
+    def items(holder: Any, mapping: Any, given: dict[str, Any]) -> list[tuple[str, Any]]:
+        return [(key, value_of(holder, key, value, given)) for key, value in mapping.items()]
+
+    def value_of(holder: Any, key: str, value: Any, given: dict[str, Any]) -> Any:
+        name = holder._reverse_db_field_map.get(key, key)
+        if made_by_default(holder, name, given):
+            return GENERATED
+        held = holder._data.get(name)
+        if isinstance(held, EmbeddedDocument) and isinstance(value, dict):
+            return type(value), items(held, value, {})
+        if isinstance(held, list) and isinstance(value, list):
+            return [(type(item), items(inner, item, {}))
+                    if isinstance(inner, EmbeddedDocument) and isinstance(item, dict)
+                    else normal(item) for item, inner in zip(value, held, strict=False)]
+        return normal(value)
+
+    return type(son[1]), items(document, son[1], given)
 
 
 # one of the five models, and values for its fields
