@@ -248,17 +248,28 @@ def encoded(document: Any, given: dict[str, Any]) -> Any:
     def items(holder: Any, mapping: Any, given: dict[str, Any]) -> list[tuple[str, Any]]:
         return [(key, value_of(holder, key, value, given)) for key, value in mapping.items()]
 
+    def given_to(document: Any, given: Any) -> dict[str, Any]:
+        # what an embedded document was given (a dict by field name or stored key, or the
+        # document itself), by field name
+        if isinstance(given, EmbeddedDocument):
+            return dict(given._data)
+        if isinstance(given, dict):
+            return {document._reverse_db_field_map.get(key, key): v for key, v in given.items()}
+        return {}
+
     def value_of(holder: Any, key: str, value: Any, given: dict[str, Any]) -> Any:
         name = holder._reverse_db_field_map.get(key, key)
         if made_by_default(holder, name, given):
             return GENERATED
-        held = holder._data.get(name)
+        held, inputs = holder._data.get(name), given.get(name)
         if isinstance(held, EmbeddedDocument) and isinstance(value, dict):
-            return type(value), items(held, value, {})
+            return type(value), items(held, value, given_to(held, inputs))
         if isinstance(held, list) and isinstance(value, list):
-            return [(type(item), items(inner, item, {}))
+            inputs = inputs if isinstance(inputs, list) else []
+            inputs = inputs + [None] * (len(held) - len(inputs))
+            return [(type(item), items(inner, item, given_to(inner, raw)))
                     if isinstance(inner, EmbeddedDocument) and isinstance(item, dict)
-                    else normal(item) for item, inner in zip(value, held, strict=False)]
+                    else normal(item) for item, inner, raw in zip(value, held, inputs, strict=False)]
         return normal(value)
 
     return type(son[1]), items(document, son[1], given)
