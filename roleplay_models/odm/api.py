@@ -18,6 +18,7 @@ from bson import ObjectId
 from mongoengine.base import BaseDocument
 from mongoengine.fields import EmbeddedDocumentField, ListField, ObjectIdField, ReferenceField
 
+from .fast_paths import FieldSlot, layout_of
 from .fields import UTCDateTimeField
 from .references import element_field, reference_id, reference_target, stored_names
 from .timestamps import CREATED, UPDATED
@@ -26,18 +27,20 @@ __all__ = ("ApiShape", "api_shape", "iso_utc", "populated_dicts", "reference_dic
 
 OUTPUT_KEYS = {"_id": "id", CREATED: "created_at", UPDATED: "updated_at"}
 Populated = Mapping[str, Mapping[ObjectId, dict[str, Any]]]
+# how one field is written: its stored name, its output key, the conversion of a value that
+# is not None (None: the value as it is), and the value written when the key is missing
+Step = tuple[str, str, Callable[[Any], Any] | None, Any]
 
 
 def iso_utc(value: datetime.datetime) -> str:
     """``value`` as JavaScript's ``toISOString()`` writes it (a naive one taken as UTC):
     milliseconds, cut rather than rounded, and a four-digit year."""
-    if value.tzinfo is not None:
-        value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-    return value.isoformat(timespec="milliseconds") + "Z"
-
-
-def _identity(value: Any) -> Any:
-    return value
+    zone = value.tzinfo
+    if zone is None:
+        return value.isoformat(timespec="milliseconds") + "Z"
+    if zone is not datetime.timezone.utc:
+        value = value.astimezone(datetime.timezone.utc)
+    return value.isoformat(timespec="milliseconds")[:-6] + "Z"  # less its "+00:00"
 
 
 def _copy_list(value: Any) -> Any:
@@ -59,7 +62,7 @@ class ApiShape:
         hidden = set(getattr(cls, "api_hidden", ()))
         self.private = {cls._fields[name].db_field for name in getattr(cls, "api_private", ())}
         self.cls = cls
-        self.steps: list[tuple[str, str, Callable[[Any], Any], Any]] = []
+        self.steps: list[Step] = []
         self.references: dict[str, str] = {}  # stored name -> attribute name
         for name, field in cls._fields.items():
             if name in hidden:
@@ -68,9 +71,9 @@ class ApiShape:
             missing = [] if isinstance(field, ListField) else (
                 None if callable(field.default) else field.default)
             target = element_field(field)
+            convert: Callable[[Any], Any] | None = None
             if isinstance(target, ReferenceField):
-                self.references[stored] = name
-                convert: Callable[[Any], Any] = _identity  # resolved in dump()
+                self.references[stored] = name  # resolved in dump()
             elif isinstance(target, EmbeddedDocumentField):
                 convert = self._embedded(target.document_type, isinstance(field, ListField))
             elif isinstance(field, ObjectIdField):
@@ -79,18 +82,36 @@ class ApiShape:
                 convert = _datetime
             elif isinstance(field, ListField):
                 convert = _copy_list
-            else:
-                convert = _identity
             self.steps.append((stored, OUTPUT_KEYS.get(stored, stored), convert, missing))
+        self.public_steps = [step for step in self.steps if step[0] not in self.private]
+        # for an embedded class whose documents the fast paths encode (fast_paths.encode):
+        # the public steps, each with its field, for dump_document
+        layout = layout_of(cls)
+        self.by_field: list[tuple[Step, FieldSlot]] | None = None
+        self.field_names = frozenset(cls._fields)
+        if layout is not None and layout.embedded and layout.plain and layout.encodes:
+            by_stored = {slot.field.db_field: slot for slot in layout.slots.values()}
+            self.by_field = [(step, by_stored[step[0]]) for step in self.public_steps]
 
     @staticmethod
     def _embedded(cls: type[BaseDocument], many: bool) -> Callable[[Any], Any]:
         def one(value: Any) -> Any:
-            return api_shape(cls).dump(value) if isinstance(value, Mapping) else value
+            if type(value) is dict or isinstance(value, Mapping):
+                return api_shape(cls).dump(value)
+            return value
 
         if not many:
             return one
-        return lambda values: [one(v) for v in values] if isinstance(values, list) else values
+
+        def each(values: Any) -> Any:
+            if not isinstance(values, list):
+                return values
+            shape = api_shape(cls)  # the documents themselves in fast_paths.encoding_for_api
+            return [shape.dump_document(value) if type(value) is cls
+                    else shape.dump(value) if isinstance(value, Mapping)
+                    else value for value in values]
+
+        return each
 
     def dump(
         self,
@@ -101,20 +122,38 @@ class ApiShape:
     ) -> dict[str, Any]:
         """The API dict of one stored document (``only``: these stored names and the id;
         ``private``: with the fields the model keeps out of its JSON unless asked)."""
-        wanted = None if only is None else {"_id", *only}
+        steps = self.steps if private else self.public_steps
+        if only is not None:
+            wanted = {"_id", *only}
+            steps = [step for step in steps if step[0] in wanted]
         out: dict[str, Any] = {}
-        for stored, key, convert, missing in self.steps:
-            if wanted is not None and stored not in wanted:
-                continue
-            if not private and stored in self.private:
-                continue
+        for stored, key, convert, missing in steps:
             value = raw.get(stored, missing)
-            if value is None:
-                out[key] = None
-            elif stored in self.references:
-                out[key] = self._reference(value, (populated or {}).get(self.references[stored], {}))
-            else:
-                out[key] = convert(value)
+            out[key] = value if value is None or convert is None else convert(value)
+        for stored, name in self.references.items():
+            key = OUTPUT_KEYS.get(stored, stored)
+            value = out.get(key)
+            if value is not None:
+                out[key] = self._reference(value, (populated or {}).get(name, {}))
+        return out
+
+    def dump_document(self, document: Any) -> dict[str, Any]:
+        """``self.dump(document.to_mongo())`` of an embedded document, written from its fields
+        where its class's ``by_field`` steps were worked out (``to_mongo()`` is then
+        ``fast_paths.encode()``, whose rules this follows), without building that dict."""
+        if self.by_field is None:
+            return self.dump(document.to_mongo())
+        data = document._data
+        out: dict[str, Any] = {}
+        for (stored, key, convert, missing), slot in self.by_field:
+            value = data.get(slot.name)
+            if value is not None and slot.encoder is not None:
+                value = slot.encoder(value)
+            if value is None and (stored == "_id" or not slot.field.null):
+                # encode() leaves the key out (an embedded document's "_id" even if null),
+                # and then adds an unmodelled key of that name if the document holds one
+                value = missing if stored in self.field_names else data.get(stored, missing)
+            out[key] = value if value is None or convert is None else convert(value)
         return out
 
     @staticmethod

@@ -435,7 +435,7 @@ class RoleplayDocument(
         """This document as the frontend's JSON; populated references become small dicts.
         ``private`` adds the fields kept out unless asked (a session's ``metadata``)."""
         populated: dict[str, dict[ObjectId, dict[str, Any]]] = {}
-        with fast_paths.encoding_as_dicts():  # read only by the API shapes
+        with fast_paths.encoding_for_api():  # read only by the API shapes
             for name in self.api_references:
                 value = self._data.get(name)
                 for item in value if isinstance(value, list) else [value]:

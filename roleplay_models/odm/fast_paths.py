@@ -79,7 +79,7 @@ if TYPE_CHECKING:
 
 __all__ = ("LOADED_STATE", "ClassLayout", "EmbeddedListField", "add_unknown_keys", "build",
            "build_loaded", "decode", "decode_read", "encode", "encode_fields",
-           "encoding_as_dicts", "is_built", "layout_of",
+           "encoding_as_dicts", "encoding_for_api", "is_built", "layout_of",
            "takes_fast_paths", "validate")
 
 NOT_PLAIN = (
@@ -554,6 +554,7 @@ def validate(document: Any, layout: ClassLayout, clean: bool) -> bool:
 
 
 _as_dicts = contextvars.ContextVar("roleplay_models_encoding_as_dicts", default=False)
+_items_left = contextvars.ContextVar("roleplay_models_encoding_for_api", default=False)
 
 
 @contextlib.contextmanager
@@ -567,6 +568,20 @@ def encoding_as_dicts() -> Iterator[None]:
         yield
     finally:
         _as_dicts.reset(token)
+
+
+@contextlib.contextmanager
+def encoding_for_api() -> Iterator[None]:
+    """:func:`encoding_as_dicts`, where an :class:`EmbeddedListField` holding documents the
+    fast paths cover gives a new list of the documents themselves, not their encodings: the
+    API shapes write each from its fields (``ApiShape.dump_document``), as from its
+    encoding, without building that dict first."""
+    token = _items_left.set(True)
+    try:
+        with encoding_as_dicts():
+            yield
+    finally:
+        _items_left.reset(token)
 
 
 def encode_fields(document: Any, layout: ClassLayout) -> dict[str, Any]:
@@ -670,6 +685,8 @@ class EmbeddedListField(TypedField[list[E]], ListField):
         layout = self._plain_items(value) if use_db_field and not fields else None
         if layout is None:
             return super().to_mongo(value, use_db_field, fields)
+        if _items_left.get():
+            return list(value)
         return [encode(item, layout) for item in value]
 
     def items_build_when_used(self) -> bool:
