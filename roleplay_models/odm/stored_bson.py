@@ -8,14 +8,16 @@ session's turns are then each decoded when first used (see :mod:`.fast_paths`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import bson
+from bson import SON
 from bson.code import Code
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 
-__all__ = ("AVAILABLE", "KeptForAFew", "ReadDocument", "decoded", "plain", "reading_codec")
+__all__ = ("AVAILABLE", "KeptForAFew", "ReadDocument", "decoded", "plain", "reading_codec",
+           "son_of")
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -105,3 +107,24 @@ def plain(value: Any) -> Any:
     if isinstance(value, Code) and isinstance(value.scope, RawBSONDocument):
         return Code(str(value), decoded(value.scope))
     return value
+
+
+def _son_keys_list_is_kept_apart() -> bool:
+    # pymongo's SON keeps its keys in order in a list of its own, ``__keys``
+    son: Any = SON.__new__(SON)
+    return type(getattr(son, "_SON__keys", None)) is list
+
+
+_SON_KEYS_APART = _son_keys_list_is_kept_apart()
+
+
+def son_of(items: dict[str, Any]) -> SON[str, Any]:
+    """``SON(items)``, built in C: SON's own ``__setitem__`` (Python) appends each key to its
+    list of keys; here that list is made whole and the dict filled by ``dict.update``, which
+    leaves ``__setitem__`` out. A SON that keeps no such list is built as ``SON(items)``."""
+    if not _SON_KEYS_APART:
+        return SON(items)
+    son: Any = SON.__new__(SON)  # holding its empty list of keys
+    son._SON__keys.extend(items)
+    dict.update(son, items)
+    return cast(SON[str, Any], son)

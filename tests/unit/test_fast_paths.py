@@ -40,6 +40,7 @@ from roleplay_models import (
     Scenario,
     SessionMetadata,
 )
+from roleplay_models.odm import stored_bson
 from roleplay_models.odm.document import RoleplayDocument, RoleplayEmbeddedDocument
 from roleplay_models.odm.fast_paths import (
     EmbeddedListField,
@@ -57,7 +58,7 @@ from roleplay_models.odm.fields import (
     loading_from_database,
     utc_now,
 )
-from roleplay_models.odm.stored_bson import ReadDocument, reading_codec
+from roleplay_models.odm.stored_bson import ReadDocument, reading_codec, son_of
 
 # how a QuerySet of this package reads a session: as RawBSONDocument, times as aware UTC
 READ_AS_BSON = reading_codec(CodecOptions(tz_aware=True, tzinfo=datetime.timezone.utc))
@@ -491,6 +492,21 @@ def test_encoding_gives_mongoengines_son_with_keys_in_its_order(cls):
     with generic(cls):
         slow = document.to_mongo()
     assert isinstance(fast, SON) and list(fast.items()) == list(slow.items())
+
+
+@pytest.mark.parametrize("keys_apart", [True, False])
+def test_a_son_built_in_c_is_the_son_pymongo_builds(monkeypatch, keys_apart):
+    monkeypatch.setattr(stored_bson, "_SON_KEYS_APART", keys_apart)
+    items = {"b": 1, "_id": ObjectId(), "a": [SON(x=1)], "c": None}
+    built, expected = son_of(items), SON(items)
+    assert type(built) is SON and list(built) == list(expected) == list(items)
+    assert repr(built) == repr(expected) and built.to_dict() == expected.to_dict()
+    assert bson.encode(built) == bson.encode(expected)
+    for son in (built, expected):  # its own list of keys goes on being kept
+        del son["b"]
+        son["d"] = 4
+    assert list(built.items()) == list(expected.items())
+    assert stored_bson._son_keys_list_is_kept_apart()
 
 
 def test_a_datetime_is_stored_as_aware_utc_through_the_fast_path():
