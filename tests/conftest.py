@@ -6,7 +6,7 @@ kind ``$ROLEPLAY_TEST_SERVER`` names: ``ferretdb`` (the default) or
 with the reason, or fail under ``ROLEPLAY_REQUIRE_SERVER=1``.
 
 What the package must detect on the server: ``$ROLEPLAY_EXPECT`` if set
-(``atomic,text,group``, any of them, or empty for none), else what the
+(``atomic,text,group,ne``, any of them, or empty for none), else what the
 started server is known to do, else MongoDB's full set when the server at
 ``$MONGODB_URI`` says it is MongoDB; otherwise the test that compares skips,
 naming the variable. A test marked ``needs("text_search")`` (any
@@ -39,13 +39,14 @@ TEST_SERVERS: dict[str, type[FerretDB | MongoJavaServer]] = {
 TEST_SERVER = os.environ.get("ROLEPLAY_TEST_SERVER") or "ferretdb"
 
 
-CAPABILITIES = ("atomic_updates", "text_search", "group_accumulators")
+CAPABILITIES = ("atomic_updates", "text_search", "group_accumulators", "ne_through_arrays")
 # ROLEPLAY_EXPECT's short names
-SHORT_NAMES = {"atomic": "atomic_updates", "text": "text_search", "group": "group_accumulators"}
+SHORT_NAMES = {"atomic": "atomic_updates", "text": "text_search", "group": "group_accumulators",
+               "ne": "ne_through_arrays"}
 # What the package must detect on each server the suite starts itself.
 EXPECTED_CAPABILITIES = {
     "ferretdb": frozenset(),
-    "mongo-java-server": frozenset({"atomic_updates", "group_accumulators"}),
+    "mongo-java-server": frozenset({"atomic_updates", "group_accumulators", "ne_through_arrays"}),
 }
 MONGODB_CAPABILITIES = frozenset(CAPABILITIES)
 

@@ -16,6 +16,9 @@ read the same everywhere or chosen from :class:`ServerFacts`:
   same filter in a ``$match`` after one on ``_id``, then the update by ``_id``.
 * ``$group`` with several accumulators: only where ``group_accumulators``; else a ``$project``
   summed in Python.
+* A turn's "not stored yet" (no element of the history holds its id): ``$ne`` on the path
+  through the array where ``ne_through_arrays``; else ``$nor`` of the equality, which every
+  server tested reads as MongoDB documents it (and mongo-java-server checks more slowly).
 * Duplicate keys: mapped by code 11000/11001, which every server tested sends (the lease
   relies on it too).
 * Timeouts (50, and client-side): pymongo's ``timeout()``, which ends the wait on the client
@@ -53,19 +56,23 @@ class ServerFacts:
     and mongomock is not thread-safe. ``text_search``: ``$text`` queries work,
     found by sending one. ``group_accumulators``: a ``$group`` stage computes
     several accumulators correctly (FerretDB v1 feeds its documents to the
-    first one only).
+    first one only). ``ne_through_arrays``: ``{"a.b": {"$ne": x}}`` matches a document
+    only when no element of the array ``a`` has ``b`` equal to ``x``, as MongoDB documents
+    it (FerretDB v1 matches one whose array holds ``x`` too).
     """
 
     name: str
     atomic_updates: bool
     text_search: bool
     group_accumulators: bool
+    ne_through_arrays: bool
 
     def describe(self) -> str:
         """One line: the server and what the package does on it."""
         return (f"{self.name}: atomic updates {'yes' if self.atomic_updates else 'no'}, "
                 f"text search {'yes' if self.text_search else 'no'}, "
-                f"$group accumulators {'yes' if self.group_accumulators else 'no'}")
+                f"$group accumulators {'yes' if self.group_accumulators else 'no'}, "
+                f"$ne through arrays {'yes' if self.ne_through_arrays else 'no'}")
 
 
 # By the client object itself: pymongo's clients compare equal (and hash alike) when they
@@ -108,18 +115,20 @@ def _text_search(database: Any) -> bool:
 def _ask(client: Any) -> ServerFacts:
     if type(client).__module__.startswith("mongomock"):
         return ServerFacts("mongomock", atomic_updates=False, text_search=False,
-                           group_accumulators=True)
+                           group_accumulators=True, ne_through_arrays=True)
     info = client.admin.command("buildInfo")
     text_search = _text_search(client.get_default_database())
     if str(info.get("ferretdbVersion", "")).lstrip("v").startswith("1."):
-        # FerretDB v1's documented gaps: updates read, change and write back without a
-        # lock, and $group feeds its documents to the first accumulator only.
+        # FerretDB v1's gaps: updates read, change and write back without a lock, $group
+        # feeds its documents to the first accumulator only, and $ne through an array
+        # matches a document whose array holds the value
         return ServerFacts(f"FerretDB {info['ferretdbVersion']}", atomic_updates=False,
-                           text_search=text_search, group_accumulators=False)
+                           text_search=text_search, group_accumulators=False,
+                           ne_through_arrays=False)
     name = (f"FerretDB {info['ferretdbVersion']}" if "ferretdbVersion" in info
             else f"MongoDB-compatible {info.get('version', '?')}")
-    return ServerFacts(name, atomic_updates=True,
-                       text_search=text_search, group_accumulators=True)
+    return ServerFacts(name, atomic_updates=True, text_search=text_search,
+                       group_accumulators=True, ne_through_arrays=True)
 
 
 def server_facts(client: Any) -> ServerFacts:

@@ -14,6 +14,7 @@ from mongoengine import DENY, ValidationError
 from mongoengine.base import get_document
 from mongoengine.errors import NotUniqueError
 
+from ..db.server import server_facts
 from ..errors import ConcurrentModification, InvalidTransition, SessionNotActive
 from ..odm.document import RoleplayDocument, RoleplayEmbeddedDocument
 from ..odm.fast_paths import EmbeddedListField, encoding_as_dicts
@@ -300,6 +301,13 @@ class RoleplaySession(RoleplayDocument):
         ConversationEntry(id=entry_id, role=role, text=text,
                           audio_duration=audio_duration).validate()
         most = current_limits().turns_per_session
+        collection = self._get_collection()
+        # not yet stored, also for an id made here: a first attempt that reaches the server
+        # after its repeat must not match
+        stored_id = "conversation_history._id"
+        not_stored = ({stored_id: {"$ne": entry_id}}
+                      if server_facts(collection.database.client).ne_through_arrays
+                      else {"$nor": [{stored_id: entry_id}]})
         pushed: ConversationEntry | None = None  # the entry of the last update built
 
         def push(now: datetime) -> Conditional:
@@ -309,17 +317,13 @@ class RoleplaySession(RoleplayDocument):
             with encoding_as_dicts():  # read only by pymongo
                 encoded = pushed.to_mongo()
             return Conditional(
-                # not yet stored (also for an id made here: a first attempt that reaches the
-                # server after its repeat must not match), and a session holding the most
-                # turns allowed does not match
-                filter={"status": "active",
-                        "$nor": [{"conversation_history._id": entry_id}],
+                # a session holding the most turns allowed does not match
+                filter={"status": "active", **not_stored,
                         f"conversation_history.{most - 1}": {"$exists": False}},
                 update={"$push": {"conversation_history": encoded},
                         "$max": {"last_turn_at": now}, "$set": {UPDATED: now}},
             )
 
-        collection = self._get_collection()
         for _ in range(MAX_ATTEMPTS):
             now = update_if(collection, self._require_pk(), push)
             if now is not None:

@@ -102,7 +102,8 @@ def test_a_transition_asked_again_is_done_already_and_writes_nothing(session, lo
 
 @pytest.mark.parametrize("given_id", [True, False])
 def test_a_turn_sends_the_same_commands_at_ten_and_at_three_hundred_turns(session, log, given_id):
-    atomic = server_facts(RoleplaySession._get_db().client).atomic_updates
+    facts = server_facts(RoleplaySession._get_db().client)
+    atomic = facts.atomic_updates
     sizes = {}
     for count in (10, 300):
         while len(turn_ids(session)) < count - 1:
@@ -118,7 +119,9 @@ def test_a_turn_sends_the_same_commands_at_ten_and_at_three_hundred_turns(sessio
         assert update["q"]["_id"] == session.pk and update["q"]["status"] == "active"
         # not yet stored, also for an id add_turn made (its first attempt may run late)
         pushed = update["u"]["$push"]["conversation_history"]["_id"]
-        assert update["q"]["$nor"] == [{"conversation_history._id": pushed}]
+        assert (update["q"]["conversation_history._id"] == {"$ne": pushed}
+                if facts.ne_through_arrays
+                else update["q"]["$nor"] == [{"conversation_history._id": pushed}])
         if not atomic:
             assert log.commands[0]["insert"] == log.commands[2]["delete"] == LEASE_COLLECTION
     # the same commands with values of the same length (ids, times): no history in any of them

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from bson import ObjectId
 from pymongo.errors import OperationFailure
 
 from roleplay_models import RoleplaySession, Scenario, SessionAnalytics, server_facts
@@ -30,6 +31,32 @@ def test_the_package_detects_what_the_server_can_do(log, expected_capabilities):
 
 # The tests below check that each path follows what was detected, on whatever server this is;
 # the test above checks what was detected.
+
+def test_ne_through_an_array_is_detected_as_the_server_reads_it(db):
+    # MongoDB documents {"a.b": {"$ne": x}} as "no element of a has b equal to x"; a turn's
+    # filter relies on that only where it was detected
+    collection = db["ne_through_arrays"]
+    collection.drop()
+    held, other = ObjectId(), ObjectId()
+    collection.insert_many([{"n": 2, "a": [{"b": held}, {"b": other}]},
+                            {"n": 1, "a": [{"b": other}]}, {"n": 0, "a": []}, {"n": -1}])
+    without = sorted(doc["n"] for doc in collection.find({"$nor": [{"a.b": held}]}))
+    read_as_documented = sorted(doc["n"] for doc in collection.find({"a.b": {"$ne": held}}))
+    assert without == [-1, 0, 1]
+    assert (read_as_documented == without) is detected().ne_through_arrays
+
+
+def test_a_turn_is_checked_not_stored_by_ne_exactly_where_the_server_reads_it(log):
+    session = RoleplaySession.start(builders.scenario().save(), "rep")
+    with log.recording():
+        entry = session.add_turn("user", "Hello")
+    (update,) = [c for c in log.commands if "update" in c][0]["updates"]
+    not_stored = {key: update["q"].get(key) for key in ("conversation_history._id", "$nor")}
+    assert not_stored == ({"conversation_history._id": {"$ne": entry.id}, "$nor": None}
+                          if detected().ne_through_arrays else
+                          {"conversation_history._id": None,
+                           "$nor": [{"conversation_history._id": entry.id}]})
+
 
 def test_session_writes_are_lock_free_exactly_where_updates_are_atomic(log):
     session = RoleplaySession.start(builders.scenario().save(), "rep")

@@ -15,7 +15,7 @@ def test_facts_stay_with_their_client_when_an_equal_client_is_collected(monkeypa
 
     def ask(client):
         asked.append(type(client))  # not the client: the test must let it be collected
-        return ServerFacts(f"server {len(asked)}", True, False, True)
+        return ServerFacts(f"server {len(asked)}", True, False, True, True)
 
     monkeypatch.setattr(server, "_ask", ask)
     kept = pymongo.MongoClient("mongodb://127.0.0.1:9/roleplay_test_unit", connect=False)

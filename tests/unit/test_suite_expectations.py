@@ -31,6 +31,7 @@ def test_only_mongodbs_own_build_info_says_mongodb(info, mongodb):
     ("", set()),
     (" , ", set()),
     ("atomic,text,group", {"atomic_updates", "text_search", "group_accumulators"}),
+    ("atomic,ne", {"atomic_updates", "ne_through_arrays"}),
     ("atomic, group_accumulators", {"atomic_updates", "group_accumulators"}),
 ])
 def test_roleplay_expect_names_capabilities(value, expected):
