@@ -79,8 +79,8 @@ if TYPE_CHECKING:
 
 __all__ = ("LOADED_STATE", "ClassLayout", "EmbeddedListField", "add_unknown_keys", "build",
            "build_loaded", "decode", "decode_read", "encode", "encode_fields",
-           "encoding_as_dicts", "encoding_for_api", "is_built", "layout_of",
-           "takes_fast_paths", "validate")
+           "encoding_as_dicts", "encoding_for_api", "is_built", "items_encoded", "layout_of",
+           "reads_its_encoding", "takes_fast_paths", "validate")
 
 NOT_PLAIN = (
     ComplexBaseField, EmbeddedDocumentField, GenericEmbeddedDocumentField, FileField,
@@ -580,6 +580,25 @@ def encoding_for_api() -> Iterator[None]:
     try:
         with encoding_as_dicts():
             yield
+    finally:
+        _items_left.reset(token)
+
+
+def reads_its_encoding(document: Any) -> bool:
+    """Inside :func:`encoding_for_api`, whether ``document``'s class has a ``to_mongo`` of
+    its own (one not marked :func:`hands_on_encoding`), which may read what it is given:
+    its lists are then encoded in full (:func:`items_encoded`)."""
+    return _items_left.get() and not getattr(type(document).to_mongo, "hands_on_encoding",
+                                             False)
+
+
+@contextlib.contextmanager
+def items_encoded() -> Iterator[None]:
+    """Inside, an :class:`EmbeddedListField` gives its documents' encodings, also within
+    :func:`encoding_for_api`."""
+    token = _items_left.set(False)
+    try:
+        yield
     finally:
         _items_left.reset(token)
 

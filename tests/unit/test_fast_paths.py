@@ -904,3 +904,18 @@ def test_a_listed_document_missing_values_is_api_json_as_its_encoding_gives(unmo
     with generic(Remark, Remarks):
         slow = document.to_api_dict()
     assert fast == slow
+
+
+class OwnListEncoding(RoleplayDocument):
+    meta = {"collection": "own_list_encoding_fast_paths"}
+    turns = EmbeddedListField(ConversationEntry)
+
+    def to_mongo(self, *args: Any, **kwargs: Any) -> Any:  # reads the turns it is given
+        son = super().to_mongo(*args, **kwargs)
+        son["turns"] = [{**turn, "text": turn["text"].upper()} for turn in son["turns"]]
+        return son
+
+
+def test_a_class_with_its_own_encoding_reads_encoded_turns_also_for_api_json():
+    document = OwnListEncoding(turns=[ConversationEntry(role="user", text="hi")])
+    assert [turn["text"] for turn in document.to_api_dict()["turns"]] == ["HI"]
