@@ -82,6 +82,15 @@ def as_turn_id(value: Any) -> ObjectId:
                           f" characters; got {preview(value)}", field_name="turn_id")
 
 
+def _turn_not_stored(collection: Any, entry_id: ObjectId) -> dict[str, Any]:
+    """The filter that no turn of the history has the id ``entry_id``: ``$ne`` through the
+    array where the server reads it as MongoDB documents it, else ``$nor`` of the equality
+    (see :class:`~roleplay_models.db.server.ServerFacts`)."""
+    if server_facts(collection.database.client).ne_through_arrays:
+        return {"conversation_history._id": {"$ne": entry_id}}
+    return {"$nor": [{"conversation_history._id": entry_id}]}
+
+
 class ConversationEntry(RoleplayEmbeddedDocument):
     """One turn of the conversation; like mongoose, each carries its own ``_id``."""
 
@@ -302,12 +311,6 @@ class RoleplaySession(RoleplayDocument):
                           audio_duration=audio_duration).validate()
         most = current_limits().turns_per_session
         collection = self._get_collection()
-        # not yet stored, also for an id made here: a first attempt that reaches the server
-        # after its repeat must not match
-        stored_id = "conversation_history._id"
-        not_stored = ({stored_id: {"$ne": entry_id}}
-                      if server_facts(collection.database.client).ne_through_arrays
-                      else {"$nor": [{stored_id: entry_id}]})
         pushed: ConversationEntry | None = None  # the entry of the last update built
 
         def push(now: datetime) -> Conditional:
@@ -317,8 +320,10 @@ class RoleplaySession(RoleplayDocument):
             with encoding_as_dicts():  # read only by pymongo
                 encoded = pushed.to_mongo()
             return Conditional(
-                # a session holding the most turns allowed does not match
-                filter={"status": "active", **not_stored,
+                # not yet stored (also for an id made here: a first attempt that reaches the
+                # server after its repeat must not match), and a session holding the most
+                # turns allowed does not match
+                filter={"status": "active", **_turn_not_stored(collection, entry_id),
                         f"conversation_history.{most - 1}": {"$exists": False}},
                 update={"$push": {"conversation_history": encoded},
                         "$max": {"last_turn_at": now}, "$set": {UPDATED: now}},
