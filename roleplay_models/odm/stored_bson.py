@@ -110,21 +110,23 @@ def plain(value: Any) -> Any:
 
 
 def _son_keys_list_is_kept_apart() -> bool:
-    # pymongo's SON keeps its keys in order in a list of its own, ``__keys``
+    # pymongo's SON holds nothing but its keys, in order, in a list of its own (``__keys``,
+    # set by its __new__)
     son: Any = SON.__new__(SON)
-    return type(getattr(son, "_SON__keys", None)) is list
+    return vars(son) == {"_SON__keys": []}
 
 
 _SON_KEYS_APART = _son_keys_list_is_kept_apart()
 
 
 def son_of(items: dict[str, Any]) -> SON[str, Any]:
-    """``SON(items)``, built in C: SON's own ``__setitem__`` (Python) appends each key to its
-    list of keys; here that list is made whole and the dict filled by ``dict.update``, which
-    leaves ``__setitem__`` out. A SON that keeps no such list is built as ``SON(items)``."""
+    """``SON(items)``, built in C: SON's own ``__new__`` and ``__setitem__`` (Python) add
+    each key to its list of keys; here that list is made whole and the dict filled by
+    ``dict.update``, which leaves ``__setitem__`` out. A SON that holds anything else is
+    built as ``SON(items)``."""
     if not _SON_KEYS_APART:
         return SON(items)
-    son: Any = SON.__new__(SON)  # holding its empty list of keys
-    son._SON__keys.extend(items)
+    son: Any = dict.__new__(SON)
+    son._SON__keys = list(items)
     dict.update(son, items)
     return cast(SON[str, Any], son)
