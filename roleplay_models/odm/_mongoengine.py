@@ -96,7 +96,7 @@ INTERNALS = frozenset({
     "_BaseDocument__get_field_display", "_auto_dereference", "_auto_gen", "_class_name",
     "_cls", "_db_field_map", "_delta", "_dereferenced", "_dynamic", "_dynamic_fields",
     "_fields_ordered", "_initialised", "_instance", "_limit", "_query",
-    "_reverse_db_field_map", "_save_create", "_save_update", "_validate",
+    "_reverse_db_field_map", "_save_create", "_save_update", "_validate", "_clear_changed_fields",
     "_validate_choices", "set_auto_dereferencing", "_cursor", "_cursor_obj", "_collection_obj",
     "_as_pymongo", "_max_time_ms", "STRICT",
     "NON_FIELD_ERRORS", "UPDATE_OPERATORS", "transform", "co_varnames",
@@ -210,6 +210,8 @@ _SHAPES: dict[str, Callable[[], bool]] = {
     "Document._save_update(doc, save_condition, write_concern)":
         lambda: {"doc", "save_condition", "write_concern"} <= _parameters(
             getattr(Document, "_save_update", None)),
+    "Document.save() ending with self._clear_changed_fields()":
+        lambda: "_clear_changed_fields" in Document.save.__code__.co_names,
     "BaseField._auto_gen": lambda: getattr(BaseField, "_auto_gen", None) is False,
     "BaseField._validate(value)":
         lambda: "value" in _parameters(getattr(BaseField, "_validate", None)),
@@ -540,8 +542,9 @@ def raw_reading(collection: Any) -> Any | None:
 class SaveSteps:
     """Hands mongoengine's private steps of ``save()`` to named hooks: ``before_write(doc)``
     before a document is sent, ``adjust_delta(set, unset)`` to change what an update sends,
-    and ``duplicate_key_error(error, doc)`` for the error a failed write raises instead of
-    mongoengine's (None: mongoengine's own)."""
+    ``duplicate_key_error(error, doc)`` for the error a failed write raises instead of
+    mongoengine's (None: mongoengine's own), and ``forget_saved_changes()`` once it is
+    stored."""
 
     def before_write(self, doc: Any) -> None:
         """Called with the encoded document before it is inserted or updated."""
@@ -558,8 +561,16 @@ class SaveSteps:
             return NotUniqueError(f"Tried to save duplicate unique keys ({error})")
         return None
 
+    def forget_saved_changes(self) -> None:
+        """Called last by ``save()``: mark nothing as changed any more (by default as
+        mongoengine does it, walking each changed path)."""
+        super()._clear_changed_fields()  # type: ignore[misc]
+
     def _delta(self) -> tuple[dict[str, Any], dict[str, Any]]:
         return self.adjust_delta(*super()._delta())  # type: ignore[misc]
+
+    def _clear_changed_fields(self) -> None:
+        self.forget_saved_changes()
 
     def _save_create(self, doc: Any, *args: Any, **kwargs: Any) -> Any:
         self.before_write(doc)

@@ -420,6 +420,11 @@ class RoleplayDocument(
             modified: bool = super().modify(query, **update)
             return modified
 
+    def forget_saved_changes(self) -> None:
+        """Called last by ``save()``: :meth:`_forget_changes`, at once (mongoengine's own
+        walks each changed path again)."""
+        self._forget_changes()
+
     def _forget_changes(self) -> None:
         """Mark this document and the embedded documents in it as holding what is stored,
         as mongoengine's ``_clear_changed_fields`` does after a save, without walking it

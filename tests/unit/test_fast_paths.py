@@ -22,7 +22,7 @@ from bson.raw_bson import RawBSONDocument
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from mongoengine import EmbeddedDocument, ValidationError, signals
-from mongoengine.base import BaseList
+from mongoengine.base import BaseDocument, BaseList
 from mongoengine.dereference import DeReference
 from mongoengine.fields import (
     EmbeddedDocumentField,
@@ -919,3 +919,26 @@ class OwnListEncoding(RoleplayDocument):
 def test_a_class_with_its_own_encoding_reads_encoded_turns_also_for_api_json():
     document = OwnListEncoding(turns=[ConversationEntry(role="user", text="hi")])
     assert [turn["text"] for turn in document.to_api_dict()["turns"]] == ["HI"]
+
+
+@pytest.mark.parametrize("changed", ["metadata", "turn", "both", "none"])
+def test_clearing_a_saved_sessions_changes_leaves_what_mongoengines_clearing_leaves(
+        monkeypatch, changed):
+    # save() ends with forget_saved_changes(): the package's forgets every change at once
+    def changed_then_cleared(forget: Any) -> list[Any]:
+        monkeypatch.setattr(RoleplayDocument, "forget_saved_changes", forget)
+        session = RoleplaySession._from_son({
+            "_id": ObjectId(), "session_id": "s", "scenario_id": SCENARIO.pk, "user_id": "rep",
+            "metadata": {"ip_address": "10.0.0.1"},
+            "conversation_history": [{"_id": ObjectId(), "role": "user", "text": "hi"}]})
+        if changed in ("metadata", "both"):
+            session.metadata.ip_address = "10.0.0.2"
+        if changed in ("turn", "both"):
+            session.conversation_history[0].text = "hello"
+        session.forget_saved_changes()
+        return [session._get_changed_fields(), session.metadata._changed_fields,
+                session.conversation_history[0]._changed_fields, session._delta()]
+
+    ours = changed_then_cleared(RoleplayDocument.forget_saved_changes)
+    assert ours == changed_then_cleared(BaseDocument._clear_changed_fields)
+    assert ours[:3] == [[], [], []]
