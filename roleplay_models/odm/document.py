@@ -127,11 +127,12 @@ class CheckedAndEncodedThroughFastPaths:
 
     def _encoded_through_fast_paths(self, use_db_field: bool, fields: Any) -> dict[str, Any]:
         layout = layout_of(type(self))
-        if layout is None or not layout.encodes or not use_db_field or fields:
+        if (layout is None or not layout.encodes or not use_db_field
+                or (fields and any("." in name for name in fields))):  # parts of fields
             son: SON[str, Any] = super().to_mongo(  # type: ignore[misc]
                 use_db_field=use_db_field, fields=fields)
             return son
-        return fast_paths.encode_fields(self, layout)
+        return fast_paths.encode_fields(self, layout, set(fields) if fields else None)
 
 
 class KeepsUnknownFields:

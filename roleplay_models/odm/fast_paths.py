@@ -35,7 +35,7 @@ import contextvars
 import re
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Set
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from functools import partial
@@ -603,13 +603,17 @@ def items_encoded() -> Iterator[None]:
         _items_left.reset(token)
 
 
-def encode_fields(document: Any, layout: ClassLayout) -> dict[str, Any]:
+def encode_fields(document: Any, layout: ClassLayout, only: Set[str] | None = None
+                  ) -> dict[str, Any]:
     """``document.to_mongo()`` as mongoengine's Document or EmbeddedDocument computes it, for
     a layout that ``encodes`` (a dict inside :func:`encoding_as_dicts`, for a class whose
-    ``to_mongo`` :func:`hands_on_encoding`)."""
+    ``to_mongo`` :func:`hands_on_encoding`); ``only``: ``to_mongo(fields=only)``, for names
+    of whole fields."""
     son: dict[str, Any] = {"_id": None}
     data = document._data
-    for slot in layout.ordered:
+    slots = layout.ordered if only is None else [
+        slot for slot in layout.ordered if slot.name in only]
+    for slot in slots:
         value = data.get(slot.name)
         if value is not None and slot.encoder is not None:
             value = slot.encoder(value)
