@@ -277,6 +277,9 @@ class _FieldCheck:
     kind: int
     assigned: Callable[[Any], Any] | None = None  # a plain field's step before its setter's
     inner: _ClassCheck | None = None  # an embedded document's (or a list item's) checks
+    # a plain field's checks of a value and a type that passes them (FieldSlot.value_check)
+    check: Callable[[Any], Any] | None = None
+    valid_as_is: type = type(None)
 
 
 @dataclass(frozen=True)
@@ -304,7 +307,9 @@ def _class_check(cls: Any) -> _ClassCheck | None:
         slot = layout.slots[name]
         field, check = slot.field, None
         if slot.plain:
-            check = _FieldCheck(name, field.db_field, field, _PLAIN, slot.assigned)
+            value_check, valid_as_is = slot.value_check()
+            check = _FieldCheck(name, field.db_field, field, _PLAIN, slot.assigned,
+                                check=value_check, valid_as_is=valid_as_is)
         elif field.validation is not None or field.choices:
             return None
         elif (type(field) is model_fields.ReferenceField and field.default is None
@@ -405,7 +410,6 @@ def _breaks_nothing(check: _ClassCheck, raw: Any) -> bool:
 def _plain_breaks_nothing(fields: tuple[_FieldCheck, ...], raw: dict[str, Any]) -> bool:
     """:func:`_breaks_nothing` of a class whose fields are all plain and which has no
     ``clean()`` of its own (a session's turn): the same steps, in one loop."""
-    validate = me.validate_value
     try:
         for one in fields:
             field = one.field
@@ -420,7 +424,8 @@ def _plain_breaks_nothing(fields: tuple[_FieldCheck, ...], raw: dict[str, Any]) 
                     if field.required:
                         return False
                     continue
-            validate(field, value)
+            if type(value) is not one.valid_as_is:
+                one.check(value)  # type: ignore[misc]  # every plain field has one
     except Exception:  # a value the field refuses: the model's own path names it
         return False
     return True

@@ -154,6 +154,16 @@ class FieldSlot:
         else:
             document._data[self.name] = stored
 
+    def value_check(self) -> tuple[Callable[[Any], Any], type]:
+        """What :func:`validate` runs on a value of this field that is not None, as the
+        field's checks stand now, and a type every value of which passes it: the field's
+        ``validate`` alone where mongoengine's ``_validate`` would add nothing."""
+        field = self.field
+        if (not self.validates_alone or field.validation is not None
+                or (field.choices and not self.checks_choices)):
+            return partial(me.validate_value, field), type(None)
+        return field.validate, self.valid_as_is
+
     def default_value(self, document: Any) -> Any:
         """What ``getattr(document, name, None)`` gives before the field is set."""
         return None if self.plain else getattr(document, self.name, None)

@@ -12,7 +12,7 @@ from bson import DBRef, ObjectId
 from bson.datetime_ms import DatetimeMS
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mongoengine import signals
+from mongoengine import ValidationError, signals
 
 import roleplay_models  # noqa: F401  (the audit module is shadowed by its function there)
 
@@ -122,6 +122,19 @@ def test_limits_in_force_are_read_by_the_quick_check_too():
     finally:
         configure_limits(turn_text_bytes=previous)
     assert quick == model == {("conversation_history[].text", "over 2048 bytes of UTF-8")}
+
+
+def refuse(value):
+    raise ValidationError("refused")
+
+
+@pytest.mark.parametrize("option,value", [("validation", refuse), ("choices", ["other"])])
+def test_a_check_given_to_a_field_whose_values_otherwise_pass_as_they_are_runs(
+        monkeypatch, option, value):
+    # a turn's id is valid as any ObjectId, unless the field is given more checks
+    monkeypatch.setattr(ConversationEntry._fields["id"], option, value)
+    quick, model = findings_both_ways(RoleplaySession, session())
+    assert quick == model and [where for where, _ in model] == ["conversation_history[]._id"]
 
 
 def pre_init_receiver(sender, document, values, **kwargs):
