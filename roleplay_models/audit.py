@@ -594,13 +594,14 @@ def _batches(cursor: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[
 def _read_collection(model: Any) -> Any:
     """The model's collection, decoding exactly what is stored: a date outside Python's
     range comes back as a ``DatetimeMS`` and a string of invalid UTF-8 with its bytes
-    escaped, for the model's rules to refuse, instead of failing the read. Dates are read
-    in UTC, as the models' QuerySets read them (the fields hold them so)."""
+    escaped, for the model's rules to refuse, instead of failing the read. Aware dates are
+    read in ``datetime.timezone.utc`` (not pymongo's own UTC), which the fields hold."""
     collection = model._get_collection()
     options = collection.codec_options.with_options(
-        tz_aware=True, tzinfo=datetime.timezone.utc,
         datetime_conversion=DatetimeConversion.DATETIME_AUTO,
         unicode_decode_error_handler="surrogateescape")
+    if options.tz_aware:
+        options = options.with_options(tzinfo=datetime.timezone.utc)
     return collection.with_options(codec_options=options)
 
 

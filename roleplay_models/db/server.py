@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,7 +66,7 @@ class ServerFacts:
     atomic_updates: bool
     text_search: bool
     group_accumulators: bool
-    ne_through_arrays: bool
+    ne_through_arrays: bool = False
 
     def describe(self) -> str:
         """One line: the server and what the package does on it."""
@@ -112,16 +113,24 @@ def _text_search(database: Any) -> bool:
     return bool(indexed)  # a text index the server built itself, on collections still empty
 
 
+def _ferretdb_before_2(info: Mapping[str, Any]) -> bool:
+    """Whether ``buildInfo`` is FerretDB's before version 2 (its own query engine, whose gaps
+    ServerFacts lists; FerretDB 2 runs on DocumentDB's)."""
+    version = str(info.get("ferretdbVersion", "")).lstrip("v")
+    major = version.split(".", 1)[0]
+    return "ferretdbVersion" in info and (not major.isdigit() or int(major) < 2)
+
+
 def _ask(client: Any) -> ServerFacts:
     if type(client).__module__.startswith("mongomock"):
         return ServerFacts("mongomock", atomic_updates=False, text_search=False,
                            group_accumulators=True, ne_through_arrays=True)
     info = client.admin.command("buildInfo")
     text_search = _text_search(client.get_default_database())
-    if str(info.get("ferretdbVersion", "")).lstrip("v").startswith("1."):
-        # FerretDB v1's gaps: updates read, change and write back without a lock, $group
-        # feeds its documents to the first accumulator only, and $ne through an array
-        # matches a document whose array holds the value
+    if _ferretdb_before_2(info):
+        # the gaps of FerretDB's own engine: updates read, change and write back without a
+        # lock, $group feeds its documents to the first accumulator only, and $ne through
+        # an array matches a document whose array holds the value
         return ServerFacts(f"FerretDB {info['ferretdbVersion']}", atomic_updates=False,
                            text_search=text_search, group_accumulators=False,
                            ne_through_arrays=False)

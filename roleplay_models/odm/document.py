@@ -120,12 +120,6 @@ class CheckedAndEncodedThroughFastPaths:
 
     @hands_on_encoding
     def to_mongo(self, use_db_field: bool = True, fields: Any = None) -> dict[str, Any]:
-        if fast_paths.reads_its_encoding(self):
-            with fast_paths.items_encoded():
-                return self._encoded_through_fast_paths(use_db_field, fields)
-        return self._encoded_through_fast_paths(use_db_field, fields)
-
-    def _encoded_through_fast_paths(self, use_db_field: bool, fields: Any) -> dict[str, Any]:
         layout = layout_of(type(self))
         if (layout is None or not layout.encodes or not use_db_field
                 or (fields and any("." in name for name in fields))):  # parts of fields

@@ -79,8 +79,8 @@ if TYPE_CHECKING:
 
 __all__ = ("LOADED_STATE", "ClassLayout", "EmbeddedListField", "add_unknown_keys", "build",
            "build_loaded", "decode", "decode_read", "encode", "encode_fields",
-           "encoding_as_dicts", "encoding_for_api", "is_built", "items_encoded", "layout_of",
-           "reads_its_encoding", "takes_fast_paths", "validate")
+           "encoding_as_dicts", "encoding_for_api", "is_built", "layout_of",
+           "takes_fast_paths", "validate")
 
 NOT_PLAIN = (
     ComplexBaseField, EmbeddedDocumentField, GenericEmbeddedDocumentField, FileField,
@@ -582,33 +582,16 @@ def encoding_as_dicts() -> Iterator[None]:
 
 @contextlib.contextmanager
 def encoding_for_api() -> Iterator[None]:
-    """:func:`encoding_as_dicts`, where an :class:`EmbeddedListField` holding documents the
-    fast paths cover gives a new list of the documents themselves, not their encodings: the
-    API shapes write each from its fields (``ApiShape.dump_document``), as from its
-    encoding, without building that dict first."""
+    """:func:`encoding_as_dicts`, where :func:`encode_fields` of a class whose ``to_mongo``
+    :func:`hands_on_encoding` gives, for an :class:`EmbeddedListField` holding documents the
+    fast paths cover, a new list of the documents themselves rather than their encodings:
+    the API shapes write each from its fields (``ApiShape.dump_document``), as from its
+    encoding, without building that dict first. Any other encoding (a class's own
+    ``to_mongo``, a field that holds the list) is left whole."""
     token = _items_left.set(True)
     try:
         with encoding_as_dicts():
             yield
-    finally:
-        _items_left.reset(token)
-
-
-def reads_its_encoding(document: Any) -> bool:
-    """Inside :func:`encoding_for_api`, whether ``document``'s class has a ``to_mongo`` of
-    its own (one not marked :func:`hands_on_encoding`), which may read what it is given:
-    its lists are then encoded in full (:func:`items_encoded`)."""
-    return _items_left.get() and not getattr(type(document).to_mongo, "hands_on_encoding",
-                                             False)
-
-
-@contextlib.contextmanager
-def items_encoded() -> Iterator[None]:
-    """Inside, an :class:`EmbeddedListField` gives its documents' encodings, also within
-    :func:`encoding_for_api`."""
-    token = _items_left.set(False)
-    try:
-        yield
     finally:
         _items_left.reset(token)
 
@@ -619,6 +602,8 @@ def encode_fields(document: Any, layout: ClassLayout, only: Set[str] | None = No
     a layout that ``encodes`` (a dict inside :func:`encoding_as_dicts`, for a class whose
     ``to_mongo`` :func:`hands_on_encoding`); ``only``: ``to_mongo(fields=only)``, for names
     of whole fields."""
+    hands_on = getattr(type(document).to_mongo, "hands_on_encoding", False)
+    leaves_items = hands_on and _items_left.get()
     son: dict[str, Any] = {"_id": None}
     data = document._data
     slots = layout.ordered if only is None else [
@@ -626,7 +611,10 @@ def encode_fields(document: Any, layout: ClassLayout, only: Set[str] | None = No
     for slot in slots:
         value = data.get(slot.name)
         if value is not None and slot.encoder is not None:
-            value = slot.encoder(value)
+            if leaves_items and isinstance(slot.field, EmbeddedListField):
+                value = slot.field.documents_or_encoding(value)
+            else:
+                value = slot.encoder(value)
         if value is not None or slot.field.null:
             son[slot.field.db_field] = value
     if son["_id"] is None:
@@ -634,7 +622,7 @@ def encode_fields(document: Any, layout: ClassLayout, only: Set[str] | None = No
             del son["_id"]
         else:
             son["_id"] = data["id"]
-    if _as_dicts.get() and getattr(type(document).to_mongo, "hands_on_encoding", False):
+    if hands_on and _as_dicts.get():
         return son
     return son_of(son)
 
@@ -717,9 +705,12 @@ class EmbeddedListField(TypedField[list[E]], ListField):
         layout = self._plain_items(value) if use_db_field and not fields else None
         if layout is None:
             return super().to_mongo(value, use_db_field, fields)
-        if _items_left.get():
-            return list(value)
         return [encode(item, layout) for item in value]
+
+    def documents_or_encoding(self, value: Any) -> Any:
+        """A new list of the documents of ``value`` where the fast paths cover them all (see
+        :func:`encoding_for_api`), else ``to_mongo(value)``."""
+        return list(value) if self._plain_items(value) is not None else self.to_mongo(value)
 
     def items_build_when_used(self) -> bool:
         """Whether the documents of a list loaded from the database are each built when first

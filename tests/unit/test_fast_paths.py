@@ -25,6 +25,7 @@ from mongoengine import EmbeddedDocument, ValidationError, signals
 from mongoengine.base import BaseDocument, BaseList
 from mongoengine.dereference import DeReference
 from mongoengine.fields import (
+    DictField,
     EmbeddedDocumentField,
     IntField,
     ListField,
@@ -929,9 +930,29 @@ class OwnListEncoding(RoleplayDocument):
         return son
 
 
+class FirstTurnNoted(EmbeddedDocument):  # plain mongoengine, reading what it encodes
+    turns = EmbeddedListField(ConversationEntry)
+
+    def to_mongo(self, *args: Any, **kwargs: Any) -> Any:
+        son = super().to_mongo(*args, **kwargs)
+        son["first"] = son["turns"][0]["text"]
+        return son
+
+
+class HoldsNotedTurns(RoleplayDocument):
+    meta = {"collection": "holds_noted_turns_fast_paths"}
+    noted = EmbeddedDocumentField(FirstTurnNoted)
+    by_topic = DictField(EmbeddedListField(ConversationEntry))
+
+
 def test_a_class_with_its_own_encoding_reads_encoded_turns_also_for_api_json():
     document = OwnListEncoding(turns=[ConversationEntry(role="user", text="hi")])
     assert [turn["text"] for turn in document.to_api_dict()["turns"]] == ["HI"]
+    turns = [ConversationEntry(role="user", text="hi")]
+    held = HoldsNotedTurns(noted=FirstTurnNoted(turns=turns), by_topic={"price": turns})
+    shown = held.to_api_dict()
+    assert shown["noted"]["turns"][0]["text"] == "hi"
+    assert type(shown["by_topic"]["price"][0]) is dict  # encoded, as a dict field holds it
 
 
 @pytest.mark.parametrize("changed", ["metadata", "turn", "both", "none"])
