@@ -586,8 +586,8 @@ def encoding_for_api() -> Iterator[None]:
     :func:`hands_on_encoding` gives, for an :class:`EmbeddedListField` holding documents the
     fast paths cover, a new list of the documents themselves rather than their encodings:
     the API shapes write each from its fields (``ApiShape.dump_document``), as from its
-    encoding, without building that dict first. Any other encoding (a class's own
-    ``to_mongo``, a field that holds the list) is left whole."""
+    encoding, without building that dict first. Any other encoding (a class's or a list
+    field's own ``to_mongo``, a field that holds the list) is left whole."""
     token = _items_left.set(True)
     try:
         with encoding_as_dicts():
@@ -611,7 +611,7 @@ def encode_fields(document: Any, layout: ClassLayout, only: Set[str] | None = No
     for slot in slots:
         value = data.get(slot.name)
         if value is not None and slot.encoder is not None:
-            if leaves_items and isinstance(slot.field, EmbeddedListField):
+            if leaves_items and type(slot.field).to_mongo is EmbeddedListField.to_mongo:
                 value = slot.field.documents_or_encoding(value)
             else:
                 value = slot.encoder(value)

@@ -939,19 +939,26 @@ class FirstTurnNoted(EmbeddedDocument):  # plain mongoengine, reading what it en
         return son
 
 
+class ShoutedTurns(EmbeddedListField[ConversationEntry]):
+    def to_mongo(self, *args: Any, **kwargs: Any) -> Any:
+        return [{**turn, "text": turn["text"].upper()} for turn in super().to_mongo(*args, **kwargs)]
+
+
 class HoldsNotedTurns(RoleplayDocument):
     meta = {"collection": "holds_noted_turns_fast_paths"}
     noted = EmbeddedDocumentField(FirstTurnNoted)
     by_topic = DictField(EmbeddedListField(ConversationEntry))
+    shouted = ShoutedTurns(ConversationEntry)
 
 
 def test_a_class_with_its_own_encoding_reads_encoded_turns_also_for_api_json():
     document = OwnListEncoding(turns=[ConversationEntry(role="user", text="hi")])
     assert [turn["text"] for turn in document.to_api_dict()["turns"]] == ["HI"]
     turns = [ConversationEntry(role="user", text="hi")]
-    held = HoldsNotedTurns(noted=FirstTurnNoted(turns=turns), by_topic={"price": turns})
+    held = HoldsNotedTurns(noted=FirstTurnNoted(turns=turns), by_topic={"price": turns},
+                           shouted=turns)
     shown = held.to_api_dict()
-    assert shown["noted"]["turns"][0]["text"] == "hi"
+    assert shown["noted"]["turns"][0]["text"] == "hi" and shown["shouted"][0]["text"] == "HI"
     assert type(shown["by_topic"]["price"][0]) is dict  # encoded, as a dict field holds it
 
 
