@@ -307,16 +307,16 @@ class RoleplaySession(RoleplayDocument):
         paused, ended or completed; none of them writes.
         """
         entry_id = as_turn_id(turn_id)
-        ConversationEntry(id=entry_id, role=role, text=text,
-                          audio_duration=audio_duration).validate()
+        # one entry, validated here and stamped with each attempt's time; utc_now() is what
+        # the field stores (aware UTC), so it is put in place without marking a change
+        pushed = ConversationEntry(id=entry_id, role=role, text=text,
+                                   audio_duration=audio_duration)
+        pushed.validate()
         most = current_limits().turns_per_session
         collection = self._get_collection()
-        pushed: ConversationEntry | None = None  # the entry of the last update built
 
         def push(now: datetime) -> Conditional:
-            nonlocal pushed
-            pushed = ConversationEntry(id=entry_id, role=role, text=text,
-                                       audio_duration=audio_duration, timestamp=now)
+            pushed._data["timestamp"] = now
             with encoding_as_dicts():  # read only by pymongo
                 encoded = pushed.to_mongo()
             return Conditional(
@@ -332,7 +332,8 @@ class RoleplaySession(RoleplayDocument):
         for _ in range(MAX_ATTEMPTS):
             now = update_if(collection, self._require_pk(), push)
             if now is not None:
-                entry = cast(ConversationEntry, pushed)  # built for the ``now`` stored
+                entry = pushed
+                entry._data["timestamp"] = now  # the time of the attempt stored
                 self._remember_turn(entry, new=True)
                 last_turn_at = now if self.last_turn_at is None else max(self.last_turn_at, now)
                 self._set_clean(updated_at=now, last_turn_at=last_turn_at)

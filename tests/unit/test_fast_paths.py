@@ -136,7 +136,8 @@ texts = st.one_of(st.text(max_size=12), st.sampled_from([" user ", "user", "assi
 times = st.one_of(st.datetimes(timezones=st.none() | st.timezones()), st.none(),
                   st.just("2024-05-01"))
 numbers = st.one_of(st.integers(), st.floats(), st.booleans(), st.none(), st.text(max_size=3))
-ids = st.one_of(st.builds(ObjectId), st.none(), st.just("not an id"))
+ids = st.one_of(st.builds(ObjectId), st.none(), st.just("not an id"),
+                st.just("6B0C5877239D959DF3A1139D"))  # an id as hex: parsed when loaded
 FIELD_VALUES = {
     ConversationEntry: {"id": ids, "role": texts, "text": texts, "timestamp": times,
                         "audio_duration": numbers},
@@ -623,6 +624,19 @@ def test_a_loaded_history_builds_each_turn_when_it_is_first_used():
     assert session.conversation_history[0]._instance == session  # pointed at it unbuilt
     assert session.conversation_history[0].role == "user"
     assert session.conversation_history[0]._instance == session  # and still once built
+
+
+@pytest.mark.parametrize("as_bson", [False, True], ids=["dict", "RawBSONDocument"])
+def test_api_json_of_a_loaded_history_is_written_from_what_was_stored(as_bson):
+    stored = stored_session([{"role": "user", "text": "a"}, {"role": "assistant", "text": "b"}],
+                            [])
+    stored["conversation_history"][1]["_id"] = "6B0C5877239D959DF3A1139D"  # parsed when built
+    session = RoleplaySession._from_son(read_as_bson(stored) if as_bson else stored)
+    shown = session.to_api_dict()["conversation_history"]
+    assert [is_built(turn) for turn in session._data["conversation_history"]] == [False, True]
+    assert [turn["id"] for turn in shown] == [str(stored["conversation_history"][0]["_id"]),
+                                              "6b0c5877239d959df3a1139d"]
+    assert [turn["timestamp"] for turn in shown] == ["2024-05-01T12:01:00.000Z"] * 2
 
 
 @pytest.mark.parametrize("change", [
