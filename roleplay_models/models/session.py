@@ -307,16 +307,17 @@ class RoleplaySession(RoleplayDocument):
         paused, ended or completed; none of them writes.
         """
         entry_id = as_turn_id(turn_id)
-        # one entry, validated here and stamped with each attempt's time; utc_now() is what
-        # the field stores (aware UTC), so it is put in place without marking a change
+        # one entry, validated here and stamped with each attempt's time, put in place as
+        # setting the field stores it, without marking a change
         pushed = ConversationEntry(id=entry_id, role=role, text=text,
                                    audio_duration=audio_duration)
         pushed.validate()
+        stamp = ConversationEntry._fields["timestamp"].assigned
         most = current_limits().turns_per_session
         collection = self._get_collection()
 
         def push(now: datetime) -> Conditional:
-            pushed._data["timestamp"] = now
+            pushed._data["timestamp"] = stamp(now)
             with encoding_as_dicts():  # read only by pymongo
                 encoded = pushed.to_mongo()
             return Conditional(
@@ -333,7 +334,7 @@ class RoleplaySession(RoleplayDocument):
             now = update_if(collection, self._require_pk(), push)
             if now is not None:
                 entry = pushed
-                entry._data["timestamp"] = now  # the time of the attempt stored
+                entry._data["timestamp"] = stamp(now)  # the time of the attempt stored
                 self._remember_turn(entry, new=True)
                 last_turn_at = now if self.last_turn_at is None else max(self.last_turn_at, now)
                 self._set_clean(updated_at=now, last_turn_at=last_turn_at)

@@ -18,8 +18,9 @@ from bson import ObjectId
 from mongoengine.base import BaseDocument
 from mongoengine.fields import EmbeddedDocumentField, ListField, ObjectIdField, ReferenceField
 
+from . import fields
 from .fast_paths import STORED_SON, FieldSlot, layout_of
-from .fields import NumberField, TextField, UTCDateTimeField
+from .fields import UTCDateTimeField
 from .references import element_field, reference_id, reference_target, stored_names
 from .timestamps import CREATED, UPDATED
 
@@ -30,14 +31,14 @@ Populated = Mapping[str, Mapping[ObjectId, dict[str, Any]]]
 # how one field is written: its stored name, its output key, the conversion of a value that
 # is not None (None: the value as it is), and the value written when the key is missing
 Step = tuple[str, str, Callable[[Any], Any] | None, Any]
-# (to_python, to_mongo) of fields whose value, as stored, gives the same API JSON as the value
-# a document loaded from it encodes (while loading nothing is trimmed; a time is written
-# alike in any zone), and the type it must have for that (object: any)
-SHOWN_AS_STORED: dict[tuple[Callable[..., Any], Callable[..., Any]], type] = {
-    (TextField.to_python, TextField.to_mongo): object,
-    (NumberField.to_python, NumberField.to_mongo): object,
-    (UTCDateTimeField.to_python, UTCDateTimeField.to_mongo): object,
-    (ObjectIdField.to_python, ObjectIdField.to_mongo): ObjectId,  # else parsed: "AB.." -> "ab.."
+# the fields (of exactly these classes) whose value, as stored, gives the same API JSON as
+# the value a document loaded from it encodes (while loading nothing is trimmed; a time is
+# written alike in any zone), and the type it must have for that (object: any)
+SHOWN_AS_STORED: dict[type, type] = {
+    fields.TextField: object,
+    fields.NumberField: object,
+    fields.UTCDateTimeField: object,
+    fields.ObjectIdField: ObjectId,  # another is parsed when loaded: "AB12..." is shown "ab12..."
 }
 
 
@@ -105,8 +106,7 @@ class ApiShape:
         if layout is not None and layout.embedded and layout.plain and layout.encodes:
             by_stored = {slot.field.db_field: slot for slot in layout.slots.values()}
             self.by_field = [(step, by_stored[step[0]]) for step in self.public_steps]
-            kinds = [SHOWN_AS_STORED.get((type(slot.field).to_python, type(slot.field).to_mongo))
-                     for _, slot in self.by_field]
+            kinds = [SHOWN_AS_STORED.get(type(slot.field)) for _, slot in self.by_field]
             if None not in kinds:
                 self.from_stored = [(step, slot, cast(type, kind)) for (step, slot), kind
                                     in zip(self.by_field, kinds, strict=True)]

@@ -229,18 +229,20 @@ def test_a_bulk_insert_leaves_each_object_equal_to_what_is_stored(db):
     assert stored(sessions[0])["conversation_history"][1]["text"] == "Changed before the insert"
 
 
+@pytest.mark.parametrize("zone", [datetime.timezone.utc, None], ids=["utc", "naive"])
 def test_add_turn_stays_in_step_when_the_clock_moves_between_building_and_storing(
-    db, monkeypatch
+    db, monkeypatch, zone
 ):
     scenario = builders.scenario().save()
     session = RoleplaySession.start(scenario, "rep-1")
-    ticks = iter(datetime.datetime(2025, 1, 1, 12, 0, 0, ms * 1000, tzinfo=datetime.timezone.utc)
+    ticks = iter(datetime.datetime(2025, 1, 1, 12, 0, 0, ms * 1000, tzinfo=zone)
                  for ms in range(100, 200))
     # Every reading of the clock inside add_turn is a millisecond later than the one before.
     monkeypatch.setattr(roleplay_models.odm.writes, "utc_now", lambda: next(ticks))
     entry = session.add_turn("user", "Hello")
     in_step(session)
     assert stored(session)["conversation_history"][0]["timestamp"] == entry.timestamp
+    assert entry.timestamp.tzinfo is datetime.timezone.utc  # as setting the field stores it
 
 
 def test_emptying_the_metadata_of_a_saved_session_removes_the_key(db):

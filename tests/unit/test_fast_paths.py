@@ -17,6 +17,7 @@ from typing import Any
 import bson
 import pytest
 from bson import SON, DBRef, ObjectId
+from bson.code import Code
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 from hypothesis import assume, given, settings
@@ -637,6 +638,37 @@ def test_api_json_of_a_loaded_history_is_written_from_what_was_stored(as_bson):
     assert [turn["id"] for turn in shown] == [str(stored["conversation_history"][0]["_id"]),
                                               "6b0c5877239d959df3a1139d"]
     assert [turn["timestamp"] for turn in shown] == ["2024-05-01T12:01:00.000Z"] * 2
+
+
+def test_a_turn_holding_a_code_with_its_scope_is_api_json_as_once_built():
+    stored = stored_session([{"role": "user", "text": Code("x", {"a": 1})}], [])
+    shown = RoleplaySession._from_son(read_as_bson(stored)).to_api_dict()
+    session = RoleplaySession._from_son(read_as_bson(stored))
+    assert session.conversation_history[0].text.scope == {"a": 1}  # built
+    built = session.to_api_dict()
+    assert shown == built and type(shown["conversation_history"][0]["text"].scope) is dict
+
+
+class LowerText(TextField):
+    def assigned(self, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+
+class Word(RoleplayEmbeddedDocument):
+    said = LowerText()
+
+
+class Words(RoleplayDocument):
+    meta = {"collection": "words_fast_paths"}
+    words = EmbeddedListField(Word)
+
+
+def test_a_field_of_a_subclass_is_api_json_as_its_document_once_built():
+    stored = {"_id": ObjectId(), "words": [{"said": "HeLLo"}]}
+    shown = Words._from_son(stored).to_api_dict()
+    words = Words._from_son(stored)
+    assert words.words[0].said == "hello"  # built
+    assert shown == words.to_api_dict() and shown["words"] == [{"said": "hello"}]
 
 
 @pytest.mark.parametrize("change", [
