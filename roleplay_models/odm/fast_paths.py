@@ -239,10 +239,9 @@ def _converted_when_stored(field: BaseField) -> bool:
 def _decoded_whole_when(lazy: list[FieldSlot]) -> tuple[re.Pattern[bytes], ...]:
     """What, found in the BSON of a document whose ``lazy`` lists are read undecoded, would
     make building their documents when each is first used give another result than building
-    them when loaded, which it then is: an embedded document, an array, a DBPointer or a
-    code with its scope as the value of a field of theirs (mongoengine's first read of the
-    list looks in it for references, and wraps it; a scope read undecoded stays a
-    RawBSONDocument), a class name or a key __init__ takes as an option anywhere
+    them when loaded, which it then is: an embedded document, an array or a DBPointer as the
+    value of a field of theirs (mongoengine's first read of the list looks in it for
+    references, and wraps it), a class name or a key __init__ takes as an option anywhere
     (mongoengine's loading may pick another class by it, or refuse it) and a DBRef anywhere
     (pymongo decodes it apart: the document is then decoded as pymongo decodes it). Each
     search starts from a byte rare in BSON, or from "_" and then few: quick."""
@@ -373,9 +372,8 @@ def decode(cls: Any, layout: ClassLayout, son: Any, created: bool) -> Any | None
     return _decode(cls, layout, son, created)
 
 
-# the BSON types of an embedded document, an array, a DBPointer (read as a DBRef) and a code
-# with its scope (a document, read as a RawBSONDocument inside one)
-HOLDERS = (0x03, 0x04, 0x0C, 0x0F)
+# the BSON types of an embedded document, an array and a DBPointer (read as a DBRef)
+HOLDERS = (0x03, 0x04, 0x0C)
 
 
 def decode_read(cls: Any, layout: ClassLayout, raw: RawBSONDocument, created: bool
