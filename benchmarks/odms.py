@@ -28,6 +28,9 @@ decode    CPU: from the BSON of a stored 50-turn session to an object whose last
 build     CPU: build a 50-turn session, validate it and encode it to BSON (raw: a dict).
 api json  CPU: from 20 fetched sessions (of 10 turns) and their scenarios, already the
           library's objects, to the route's JSON text (raw: from the dicts).
+api first CPU: the same page from the BSON of the 20 sessions, as a route makes it once: each
+          library reads the sessions into its objects (this package as its QuerySets read
+          them) and writes the JSON text (raw: ``bson.decode`` and the dicts' JSON).
 audit     this package only: ``rp.audit()`` of sessions of 20 turns over a raw read of them in
           batches of the same size (``benchmarks/audit.py`` measures it at 100,000).
 
@@ -70,7 +73,7 @@ except ImportError:  # the column says so
 
 COLUMNS = ("this package", "stock mongoengine", "bunnet")
 TARGETS = {"turn": 1.25, "summary": 1.1, "page": 1.0, "start": 1.5, "load": 1.6, "bulk": 2.5,
-           "decode": 1.6, "build": 5.0, "api json": None, "audit": 3.0}
+           "decode": 1.6, "build": 5.0, "api json": None, "api first": None, "audit": 3.0}
 LABELS = {
     "turn": "append a turn",
     "summary": "analytics summary over {large:,}",
@@ -81,6 +84,7 @@ LABELS = {
     "decode": "CPU: decode one 50-turn session",
     "build": "CPU: build + validate + encode a 50-turn session",
     "api json": "CPU: API JSON of a fetched page",
+    "api first": "CPU: API JSON of a page as read (first use)",
     "audit": "audit of {audited:,} sessions of 20 turns",
 }
 BATCH = 500
@@ -625,6 +629,56 @@ class Bench:
 
         return self.columns(raw, package, stock, bn)
 
+    def api_first(self) -> dict[str, Callable[[], object]]:
+        pk = self.scenario.pk
+        replies = [bson.encode(stored_session(pk, 10)) for _ in range(20)]
+        scenario = self.db.scenarios.find_one({"_id": pk})
+        shown = {pk: jsonable({"_id": pk, "title": scenario["title"],
+                               "description": scenario["description"]})}
+        codec, read_as_bson, times = self.codec, reading_codec(self.codec), range(20)
+
+        def raw() -> None:
+            for _ in times:
+                json.dumps([populated_json(bson.decode(data, codec), shown, {})
+                            for data in replies])
+
+        def package() -> None:
+            for _ in times:
+                items = []
+                for data in replies:
+                    document = rp.RoleplaySession._from_son(ReadDocument(data, read_as_bson))
+                    document.scenario = self.scenario
+                    items.append(document.to_api_dict())
+                json.dumps(items)
+
+        def stock() -> None:
+            for _ in times:
+                items = []
+                for data in replies:
+                    document = MESession._from_son(bson.decode(data, codec))
+                    item = jsonable(document.to_mongo().to_dict())
+                    item["scenario_id"] = jsonable({
+                        "_id": self.me_scenario.pk, "title": self.me_scenario.title,
+                        "description": self.me_scenario.description})
+                    items.append(item)
+                json.dumps(items)
+
+        if bunnet is None:
+            return self.columns(raw, package, stock, None)
+        bn_scenario = parse_obj(BnScenario, dict(scenario))
+
+        def bn() -> None:
+            for _ in times:
+                items = []
+                for data in replies:
+                    item = parse_obj(BnSession, bson.decode(data, codec)).model_dump(mode="json")
+                    item["scenario_id"] = bn_scenario.model_dump(
+                        mode="json", include={"id", "title", "description"})
+                    items.append(item)
+                json.dumps(items)
+
+        return self.columns(raw, package, stock, bn)
+
     def audit(self) -> dict[str, Callable[[], object]]:
         from audit import seed_sessions
 
@@ -649,7 +703,7 @@ class Bench:
             "turn": self.turn, "summary": self.summary, "page": self.page,
             "start": self.start, "load": self.load, "bulk": self.bulk_,
             "decode": self.decode, "build": self.build, "api json": self.api_json,
-            "audit": self.audit}
+            "api first": self.api_first, "audit": self.audit}
         for key, make in makers.items():
             if only and key not in only:
                 continue

@@ -15,7 +15,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, cast
 
 from bson import ObjectId
-from bson.code import Code
+from bson.raw_bson import RawBSONDocument
 from mongoengine.base import BaseDocument
 from mongoengine.fields import EmbeddedDocumentField, ListField, ObjectIdField, ReferenceField
 
@@ -23,6 +23,7 @@ from . import fields
 from .fast_paths import STORED_SON, FieldSlot, layout_of
 from .fields import UTCDateTimeField
 from .references import element_field, reference_id, reference_target, stored_names
+from .stored_bson import decoded
 from .timestamps import CREATED, UPDATED
 
 __all__ = ("ApiShape", "api_shape", "iso_utc", "populated_dicts", "reference_dict")
@@ -185,8 +186,10 @@ class ApiShape:
         """What :meth:`dump_document` writes of a document of this class loaded in a list
         from ``son`` and not built yet (see ``fast_paths.build_loaded``), written from
         ``son`` without building it; None where loading could show something else: a key
-        no field stores as it is, a value of another type, a code with its scope, or a None
-        (or a missing value) that its field's default would replace."""
+        no field stores as it is, a value of another type, or a None (or a missing value)
+        that its field's default would replace."""
+        if isinstance(son, RawBSONDocument):  # decoded once, as building decodes it
+            son = decoded(son)
         if not son.keys() <= self.stored_keys:  # a key loading would treat apart
             return None
         out: dict[str, Any] = {}
@@ -198,8 +201,6 @@ class ApiShape:
                     return None
             elif kind is not object and type(value) is not kind:
                 return None
-            elif type(value) is Code and value.scope is not None:
-                return None  # its scope read as BSON is decoded only when built
             elif convert is not None:
                 value = convert(value)
             out[key] = value
