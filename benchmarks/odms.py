@@ -292,6 +292,21 @@ def populated_json(session: dict[str, Any], scenarios: dict[Any, dict[str, Any]]
     return shown
 
 
+def me_api_item(document: Any, scenario: Any) -> dict[str, Any]:
+    """A stock mongoengine session's JSON with its scenario as a small dict."""
+    item = jsonable(document.to_mongo().to_dict())
+    item["scenario_id"] = jsonable({"_id": scenario.pk, "title": scenario.title,
+                                    "description": scenario.description})
+    return item
+
+
+def bn_api_item(document: Any, scenario: Any) -> dict[str, Any]:
+    """A bunnet session's JSON with its scenario as a small dict."""
+    item: dict[str, Any] = document.model_dump(mode="json")
+    item["scenario_id"] = scenario.model_dump(mode="json", include={"id", "title", "description"})
+    return item
+
+
 class Bench:
     """The data of one run, on the three libraries' collections, and the rows' actions."""
 
@@ -603,14 +618,7 @@ class Bench:
 
         def stock() -> None:
             for _ in times:
-                items = []
-                for document in theirs:
-                    item = jsonable(document.to_mongo().to_dict())
-                    item["scenario_id"] = jsonable({
-                        "_id": document.scenario.pk, "title": document.scenario.title,
-                        "description": document.scenario.description})
-                    items.append(item)
-                json.dumps(items)
+                json.dumps([me_api_item(document, document.scenario) for document in theirs])
 
         if bunnet is None:
             return self.columns(raw, package, stock, None)
@@ -619,13 +627,7 @@ class Bench:
 
         def bn() -> None:
             for _ in times:
-                items = []
-                for document in bn_sessions:
-                    item = document.model_dump(mode="json")
-                    item["scenario_id"] = bn_scenario.model_dump(
-                        mode="json", include={"id", "title", "description"})
-                    items.append(item)
-                json.dumps(items)
+                json.dumps([bn_api_item(document, bn_scenario) for document in bn_sessions])
 
         return self.columns(raw, package, stock, bn)
 
@@ -653,15 +655,8 @@ class Bench:
 
         def stock() -> None:
             for _ in times:
-                items = []
-                for data in replies:
-                    document = MESession._from_son(bson.decode(data, codec))
-                    item = jsonable(document.to_mongo().to_dict())
-                    item["scenario_id"] = jsonable({
-                        "_id": self.me_scenario.pk, "title": self.me_scenario.title,
-                        "description": self.me_scenario.description})
-                    items.append(item)
-                json.dumps(items)
+                json.dumps([me_api_item(MESession._from_son(bson.decode(data, codec)),
+                                        self.me_scenario) for data in replies])
 
         if bunnet is None:
             return self.columns(raw, package, stock, None)
@@ -669,13 +664,8 @@ class Bench:
 
         def bn() -> None:
             for _ in times:
-                items = []
-                for data in replies:
-                    item = parse_obj(BnSession, bson.decode(data, codec)).model_dump(mode="json")
-                    item["scenario_id"] = bn_scenario.model_dump(
-                        mode="json", include={"id", "title", "description"})
-                    items.append(item)
-                json.dumps(items)
+                json.dumps([bn_api_item(parse_obj(BnSession, bson.decode(data, codec)),
+                                        bn_scenario) for data in replies])
 
         return self.columns(raw, package, stock, bn)
 
