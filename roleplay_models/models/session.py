@@ -332,8 +332,7 @@ class RoleplaySession(RoleplayDocument):
         for _ in range(MAX_ATTEMPTS):
             now = update_if(collection, self._require_pk(), push)
             if now is not None:
-                entry = pushed
-                entry._data["timestamp"] = stamp(now)  # the time of the attempt stored
+                entry = pushed  # stamped by the push of the attempt stored, the last one
                 self._remember_turn(entry, new=True)
                 last_turn_at = now if self.last_turn_at is None else max(self.last_turn_at, now)
                 self._set_clean(updated_at=now, last_turn_at=last_turn_at)

@@ -105,6 +105,7 @@ class ApiShape:
         # and where every public field is shown as stored, the type each value must have
         # for its document to be written from what was stored, not built (dump_stored)
         self.from_stored: list[tuple[Step, FieldSlot, type]] | None = None
+        self.stored_keys: frozenset[str] = frozenset()  # the keys its fields store as they are
         if layout is not None and layout.embedded and layout.plain and layout.encodes:
             by_stored = {slot.field.db_field: slot for slot in layout.slots.values()}
             self.by_field = [(step, by_stored[step[0]]) for step in self.public_steps]
@@ -112,7 +113,7 @@ class ApiShape:
             if None not in kinds:
                 self.from_stored = [(step, slot, cast(type, kind)) for (step, slot), kind
                                     in zip(self.by_field, kinds, strict=True)]
-        self.stored_keys = frozenset(layout.by_stored) if layout is not None else frozenset()
+                self.stored_keys = frozenset(layout.by_stored)
 
     @staticmethod
     def _embedded(cls: type[BaseDocument], many: bool) -> Callable[[Any], Any]:
