@@ -21,7 +21,7 @@ import roleplay_models as rp
 from roleplay_models.audit import DEFAULT_BATCH_SIZE
 from roleplay_models.odm.fields import utc_now
 
-from common import CommandLog, real_server, server_choice
+from common import real_server, server_choice
 
 TURNS = 20
 TARGET = 3.0
@@ -72,7 +72,7 @@ def main() -> None:
     own = server_choice(__doc__.splitlines()[0], parser)
     if own.sessions < 1 or own.repeats < 1:
         parser.error("--sessions and --repeats must be 1 or more")
-    with real_server(CommandLog(), own) as label:
+    with real_server(None, own) as label:
         print(f"server: {label}")
         started = time.perf_counter()
         seed(own.sessions)

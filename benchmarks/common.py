@@ -35,9 +35,12 @@ def server_choice(
 
 
 @contextlib.contextmanager
-def real_server(log: CommandLog, choice: argparse.Namespace | None = None) -> Iterator[str]:
+def real_server(log: CommandLog | None, choice: argparse.Namespace | None = None
+                ) -> Iterator[str]:
     """Connect to ``--uri`` (or ``$MONGODB_URI``), else to a fresh server of the ``--server``
-    kind, in a throwaway database. Yields a label naming the server and what was detected."""
+    kind, in a throwaway database, with ``log`` recording every command (None: no listener,
+    for a benchmark that times: a log keeps every command's documents alive, and a listener
+    costs each command). Yields a label naming the server and what was detected."""
     choice = choice or server_choice("")
     name = f"roleplay_bench_{uuid.uuid4().hex[:8]}"
     with contextlib.ExitStack() as stack:
@@ -48,7 +51,8 @@ def real_server(log: CommandLog, choice: argparse.Namespace | None = None) -> It
             base, label = started.uri, started.name
         with warnings.catch_warnings():  # a refused text index is no news for a benchmark
             warnings.simplefilter("ignore", roleplay_models.IndexRefusedWarning)
-            client = roleplay_models.connect(with_database(base, name), event_listeners=[log])
+            client = roleplay_models.connect(with_database(base, name),
+                                             event_listeners=[] if log is None else [log])
         try:
             yield f"{label} ({roleplay_models.server_facts(client).describe()})"
         finally:

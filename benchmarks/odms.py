@@ -7,7 +7,9 @@ raw pymongo; this package; stock mongoengine (plain Documents mirroring Roleplay
 defined here, with the validation and stamps a user would add); bunnet 1.3 (pydantic 2
 Documents mirroring it). Each cell is the median time over raw pymongo's median, the columns
 taking turns with garbage collected between runs: 11 runs a row, 33 for the turn and the
-summary (a few milliseconds each, with a tail of the server's pauses), 3 for bulk and audit.
+summary (a few milliseconds each, with a tail of the server's pauses), 3 for bulk and audit;
+each row but bulk and audit first runs its columns as many times untimed (the server compiles
+each code path as it is first used: a column's first uses are not its cost).
 The rows:
 
 turn      validate one turn and store it with a ``$push`` conditional on the session being
@@ -59,7 +61,7 @@ from roleplay_models.audit import DEFAULT_BATCH_SIZE
 from roleplay_models.odm.fields import utc_now
 from roleplay_models.odm.stored_bson import ReadDocument, reading_codec
 
-from common import CommandLog, real_server, server_choice
+from common import real_server, server_choice
 
 try:
     import bunnet
@@ -235,15 +237,21 @@ def timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def ratios(actions: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+def ratios(actions: dict[str, Callable[[], object]], repeats: int, warmups: int = 0
+           ) -> dict[str, float]:
     """Each column's median time over raw pymongo's, the columns taking turns in a rotating
-    order so that a slow spell of a noisy machine falls on all of them."""
+    order so that a slow spell of a noisy machine falls on all of them; after ``warmups``
+    untimed rounds of the same order (a server compiles each of its code paths as it is
+    first used, and one column's first uses must not be measured against another's)."""
     times: dict[str, list[float]] = {name: [] for name in actions}
     names = list(actions)
-    for repeat in range(repeats):
+    for repeat in range(warmups + repeats):
         shift = repeat % len(names)
         for name in names[shift:] + names[:shift]:
-            times[name].append(timed(actions[name]))
+            if repeat < warmups:
+                actions[name]()
+            else:
+                times[name].append(timed(actions[name]))
     raw = statistics.median(times["raw"])
     return {name: statistics.median(found) / raw for name, found in times.items() if name != "raw"}
 
@@ -698,12 +706,12 @@ class Bench:
             if only and key not in only:
                 continue
             actions = make()
-            repeats = self.repeats
-            if key in ("bulk", "audit"):  # seconds each
-                repeats = max(3, self.repeats // 3)
+            repeats, warmups = self.repeats, self.repeats
+            if key in ("bulk", "audit"):  # seconds each, thousands of uses of each path
+                repeats, warmups = max(3, self.repeats // 3), 0
             elif key in ("turn", "summary"):  # milliseconds each, waiting on the server, whose
-                repeats = self.repeats * 3  # pauses give a tail that moves a median of 11
-            yield key, None if actions is None else ratios(actions, repeats)
+                repeats = warmups = self.repeats * 3  # pauses give a tail that moves a median of 11
+            yield key, None if actions is None else ratios(actions, repeats, warmups)
 
 
 def main() -> None:
@@ -715,7 +723,7 @@ def main() -> None:
     scale = 10 if choice.quick else 1
     bench_sizes = {"large": 10_000 // scale, "bulk": 10_000 // scale,
                    "audited": 20_000 // scale, "repeats": 5 if choice.quick else 11}
-    with real_server(CommandLog(), choice) as server:
+    with real_server(None, choice) as server:
         bench = Bench(**bench_sizes)
         print(f"{datetime.date.today().isoformat()}, {server}")
         if bunnet is None:
