@@ -21,7 +21,7 @@ from mongoengine.errors import InvalidDocumentError, MongoEngineException
 from mongoengine.fields import EmbeddedDocumentField, ListField, ObjectIdField, ReferenceField
 from pymongo.errors import OperationFailure
 
-from .db.server import server_facts
+from .db.server import in_one_reply, server_facts
 from .models import MODELS
 from .odm import _mongoengine as me
 from .odm import fields as model_fields
@@ -659,7 +659,7 @@ def _audit_documents(model: Any, found: ModelAudit, batch_size: int,
 def _existing(target: Any, ids: dict[Any, Any]) -> set[Any]:
     """Which of ``ids`` are the ``_id`` of a ``target`` document: one ``$in`` query."""
     cursor = target._get_collection().find({"_id": {"$in": list(ids.values())}}, {"_id": 1})
-    return {_id_key(document["_id"]) for document in cursor.batch_size(len(ids) + 1)}
+    return {_id_key(document["_id"]) for document in in_one_reply(cursor, len(ids))}
 
 
 # --- unique fields and indexes ------------------------------------------------------------

@@ -10,6 +10,7 @@ from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 from mongoengine import Document, signals
 
+from ..db.server import in_one_reply
 from . import _mongoengine as me
 from .api import api_shape, populated_dicts
 from .fast_paths import encoding_as_dicts
@@ -149,10 +150,9 @@ class RoleplayQuerySet(me.ReadsStoredBSON, TimestampedQuerySet[D]):
         return self.order_by("-created_at", "-id")
 
     def _one_batch(self) -> Self:
-        # A batch one larger than the limit lets the server close the cursor in its first
-        # reply, so no getMore or killCursors follows.
+        # read in the first reply, closing the cursor: no getMore or killCursors follows
         limit = me.query_limit(self)
-        return self.batch_size(limit + 1) if limit else self
+        return in_one_reply(self, limit) if limit else self
 
     def populated(self) -> list[D]:
         """The matching Documents, in the QuerySet's order, with their references populated

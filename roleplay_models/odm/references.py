@@ -12,6 +12,7 @@ from mongoengine import Document, ValidationError, signals
 from mongoengine.base import BaseDocument
 from mongoengine.fields import ListField, ObjectIdField, ReferenceField
 
+from ..db.server import in_one_reply
 from . import _mongoengine as me
 from .filters import preview
 from .timestamps import is_new
@@ -75,9 +76,8 @@ def load_references(
             continue
         projection = {key: 1 for key in stored_names(target, fields)}
         cursor = target._get_collection().find({"_id": {"$in": list(ids)}}, projection)
-        # ids are unique, so one batch larger than their number holds every match and the
-        # server closes the cursor in its first reply: one round trip
-        loaded[name] = list(cursor.batch_size(len(ids) + 1))
+        # ids are unique: at most one match each, all in the first reply
+        loaded[name] = list(in_one_reply(cursor, len(ids)))
     return loaded
 
 
@@ -140,9 +140,8 @@ def check_references_exist(documents: Iterable[Any]) -> None:
                 wanted.setdefault((name, target.document_type), {}).setdefault(given, document)
     for (name, model), holders in wanted.items():
         looked_up = list(holders)
-        # one batch larger than the number of ids: the server answers in its first reply
         cursor = model._get_collection().find({"_id": {"$in": looked_up}}, {"_id": 1})
-        found = {row["_id"] for row in cursor.batch_size(len(looked_up) + 1)}
+        found = {row["_id"] for row in in_one_reply(cursor, len(looked_up))}
         missing = [given for given in looked_up if given not in found]
         if missing:
             error = ValidationError(f"refers to a {model.__name__} that does not exist "

@@ -223,7 +223,7 @@ def round_trips(db, run_database_uri):
     roleplay_models.disconnect()
 
 
-@pytest.mark.parametrize("size", [10, 200])
+@pytest.mark.parametrize("size", [10, 100, 101, 200])
 def test_a_populated_page_takes_at_most_three_round_trips(round_trips, size):
     scenarios = [builders.scenario() for _ in range(size)]
     Scenario.objects.insert(scenarios)
@@ -242,6 +242,10 @@ def test_a_populated_page_takes_at_most_three_round_trips(round_trips, size):
         shown = use(model.objects.newest_first().limit(size))
         assert len(shown) == size
         assert len(round_trips.names) <= 3, (model.__name__, round_trips.names)
+        # a batch size only where the first reply's default (101) might not hold every match
+        finds = [command for command in round_trips.commands if "find" in command]
+        assert [command.get("batchSize") for command in finds] == [
+            size + 1 if size > 100 else None] * len(finds), model.__name__
     round_trips.commands.clear()
     page = RoleplaySession.objects.paginate(page=1, limit=min(size, 100))
     assert [i.scenario.title for i in page.items]
