@@ -25,7 +25,7 @@ import inspect
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from functools import partialmethod
 from itertools import repeat
@@ -33,7 +33,7 @@ from typing import Any, cast
 
 import mongoengine
 import pymongo.errors
-from bson import SON
+from bson import SON, ObjectId
 from bson.codec_options import CodecOptions
 from mongoengine import Document, EmbeddedDocument, StringField, ValidationError
 from mongoengine.base import BaseDocument, BaseField, BaseList
@@ -572,10 +572,28 @@ class SaveSteps:
     def _clear_changed_fields(self) -> None:
         self.forget_saved_changes()
 
-    def _save_create(self, doc: Any, *args: Any, **kwargs: Any) -> Any:
+    def as_inserted(self, doc: Any, codec_options: Any) -> Any:
+        """What an insert of the encoded document ``doc`` sends, once ``before_write(doc)``
+        would pass it (by default ``doc`` itself, after it)."""
         self.before_write(doc)
-        with _duplicates_raised_as(self.duplicate_key_error, doc):
-            return super()._save_create(doc, *args, **kwargs)  # type: ignore[misc]
+        return doc
+
+    def _save_create(self, doc: Any, force_insert: bool = False, write_concern: Any = None
+                     ) -> Any:
+        if not force_insert and "_id" in doc:  # mongoengine replaces the stored one, if any
+            self.before_write(doc)
+            with _duplicates_raised_as(self.duplicate_key_error, doc):
+                return super()._save_create(  # type: ignore[misc]
+                    doc, force_insert, write_concern)
+        # mongoengine's insert, the document sent as as_inserted() gives it
+        if "_id" not in doc:
+            doc["_id"] = ObjectId()  # as pymongo gives it
+        collection = self._get_collection()  # type: ignore[attr-defined]
+        sent = self.as_inserted(doc, collection.codec_options)
+        with sending_insert(collection, write_concern, [doc],
+                            lambda error: self.duplicate_key_error(error, doc)) as target:
+            target.insert_one(sent)
+        return doc["_id"]
 
     def _save_update(self, doc: Any, save_condition: Any = None, write_concern: Any = None
                      ) -> Any:
@@ -658,7 +676,11 @@ def sending_insert(
     ``QuerySet.insert`` maps them, except that a failure for which ``duplicate(error)``
     gives an error raises that, and a failed bulk write names the documents as
     ``originals``, not as the BSON sent."""
-    with set_write_concern(collection, write_concern or {}) as target:
+    if not write_concern:  # the collection's own: mongoengine would copy the collection
+        concerned: Any = nullcontext(collection)
+    else:
+        concerned = set_write_concern(collection, write_concern)
+    with concerned as target:
         try:
             yield target
         except pymongo.errors.BulkWriteError as error:

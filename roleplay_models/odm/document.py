@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from bson import SON, ObjectId
+from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 from mongoengine import Document, EmbeddedDocument, ValidationError
 from mongoengine.fields import EmbeddedDocumentField
@@ -16,7 +17,7 @@ from . import fast_paths, stored_bson
 from .api import api_shape, reference_dict
 from .fast_paths import add_unknown_keys, hands_on_encoding, layout_of, takes_fast_paths
 from .fields import loading_from_database
-from .limits import check_document_size
+from .limits import check_document_size, encoded_within_limits
 from .queryset import RoleplayQuerySet
 from .references import ChecksReferences, malformed_references
 from .stored_bson import plain
@@ -431,6 +432,12 @@ class RoleplayDocument(
     def before_write(self, doc: Any) -> None:
         """Refuse a document too big to store, before it is sent."""
         check_document_size(type(self), doc)
+
+    def as_inserted(self, doc: Any, codec_options: Any) -> Any:
+        """``doc`` encoded once, for the size check and the insert alike."""
+        if not isinstance(codec_options, CodecOptions):  # mongomock's: it takes mappings
+            return super().as_inserted(doc, codec_options)
+        return RawBSONDocument(encoded_within_limits(type(self), doc, codec_options))
 
     def duplicate_key_error(self, error: Exception, doc: Any) -> Exception | None:
         """A NotUniqueError naming the unique field and the value ``doc`` repeated, if

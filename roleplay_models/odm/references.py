@@ -4,8 +4,9 @@ refusing ids that are not ObjectIds in ``validate()``, and checking at save time
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+import functools
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import Any, cast
 
 from bson import DBRef, ObjectId
 from mongoengine import Document, ValidationError, signals
@@ -23,6 +24,7 @@ __all__ = (
     "element_field",
     "load_references",
     "malformed_references",
+    "reference_fields",
     "reference_id",
     "reference_target",
     "stored_names",
@@ -85,13 +87,25 @@ def _takes_object_ids(model: Any) -> bool:
     return isinstance(model._fields.get(model._meta.get("id_field", "id")), ObjectIdField)
 
 
+@functools.cache
+def _references_of(cls: Hashable) -> tuple[tuple[str, Any, ReferenceField], ...]:
+    return tuple((name, field, element_field(field))
+                 for name, field in cast(Any, cls)._fields.items()
+                 if isinstance(element_field(field), ReferenceField))
+
+
+def reference_fields(cls: type[BaseDocument]) -> tuple[tuple[str, Any, ReferenceField], ...]:
+    """The reference fields of ``cls``: each one's name, the field, and the field of its
+    entries (itself, unless it is a list), worked out once per class."""
+    return _references_of(cast(Hashable, cls))  # a class hashes by identity
+
+
 def malformed_references(document: Any) -> dict[str, ValidationError]:
     """Errors, by field name, for references of ``document`` given as ids that cannot be
     ObjectIds (``"not-an-id"``), as mongoose's cast to ObjectId refuses them; no I/O."""
     errors: dict[str, ValidationError] = {}
-    for name, field in document._fields.items():
-        target = element_field(field)
-        if not isinstance(target, ReferenceField) or not _takes_object_ids(target.document_type):
+    for name, _, target in reference_fields(type(document)):
+        if not _takes_object_ids(target.document_type):
             continue
         value = document._data.get(name)
         for item in value if isinstance(value, (list, tuple)) else [value]:
@@ -126,11 +140,8 @@ def check_references_exist(documents: Iterable[Any]) -> None:
     wanted: dict[tuple[str, Any], dict[Any, Any]] = {}  # ids -> the document that holds each
     for document in documents:
         changed = None if is_new(document) else set(document._get_changed_fields())
-        for name, field in document._fields.items():
+        for name, field, target in reference_fields(type(document)):
             if changed is not None and not _was_changed(field.db_field, changed):
-                continue
-            target = element_field(field)
-            if not isinstance(target, ReferenceField):
                 continue
             value = document._data.get(name)
             ids = {reference_id(v) for v in (value if isinstance(value, list) else [value])

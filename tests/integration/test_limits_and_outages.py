@@ -19,7 +19,9 @@ from roleplay_models import (
     configure_limits,
     current_limits,
 )
+from roleplay_models.odm import document
 from roleplay_models.odm.filters import as_object_id
+from roleplay_models.odm.limits import encoded_within_limits
 
 import builders
 from builders import stored
@@ -104,6 +106,26 @@ def test_a_bulk_insert_encodes_each_document_once_for_the_size_check_and_the_wri
     RoleplaySession.objects.insert(sessions, load_bulk=False)
     assert sorted(encoded) == sorted(s.session_id for s in sessions)
     assert all(stored(s)["session_id"] == s.session_id for s in sessions)
+
+
+def test_a_save_of_a_new_document_sends_the_bson_whose_size_was_checked(log, monkeypatch):
+    checked = []
+
+    def recorded(model, son, codec_options):
+        checked.append(encoded_within_limits(model, son, codec_options))
+        return checked[-1]
+
+    monkeypatch.setattr(document, "encoded_within_limits", recorded)
+    concern = {"w": 1, "wtimeout": 5000}
+    with log.recording() as commands:
+        scenario = builders.scenario().save()
+        session = builders.session(scenario).save(write_concern=concern)
+    inserts = [command for command in commands if "insert" in command]
+    assert [bytes(sent.raw) for insert in inserts for sent in insert["documents"]] == checked
+    assert len(checked) == 2
+    # the collection's own write concern (none sent), else the one given
+    assert [insert.get("writeConcern") for insert in inserts] == [None, concern]
+    assert stored(session)["_id"] == session.pk and stored(scenario)["_id"] == scenario.pk
 
 
 def test_a_failed_bulk_insert_names_the_document_it_could_not_write(db):
