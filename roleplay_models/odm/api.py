@@ -23,7 +23,7 @@ from . import fields
 from .fast_paths import STORED_SON, FieldSlot, layout_of
 from .fields import UTCDateTimeField
 from .references import element_field, reference_id, reference_target, stored_names
-from .stored_bson import decoded
+from .stored_bson import decoded, decoded_together
 from .timestamps import CREATED, UPDATED
 
 __all__ = ("ApiShape", "api_shape", "iso_utc", "populated_dicts", "reference_dict")
@@ -104,14 +104,16 @@ class ApiShape:
         self.field_names = frozenset(cls._fields)
         # and where every public field is shown as stored, the type each value must have
         # for its document to be written from what was stored, not built (dump_stored)
-        self.from_stored: list[tuple[Step, FieldSlot, type]] | None = None
+        # (stored name, output key, conversion, field, type), one per public field
+        self.from_stored: list[tuple[str, str, Callable[[Any], Any] | None, Any, type]] | None = None
         self.stored_keys: frozenset[str] = frozenset()  # the keys its fields store as they are
         if layout is not None and layout.embedded and layout.plain and layout.encodes:
             by_stored = {slot.field.db_field: slot for slot in layout.slots.values()}
             self.by_field = [(step, by_stored[step[0]]) for step in self.public_steps]
             kinds = [SHOWN_AS_STORED.get(type(slot.field)) for _, slot in self.by_field]
             if None not in kinds:
-                self.from_stored = [(step, slot, cast(type, kind)) for (step, slot), kind
+                self.from_stored = [(stored, key, convert, slot.field, cast(type, kind))
+                                    for ((stored, key, convert, _), slot), kind
                                     in zip(self.by_field, kinds, strict=True)]
                 self.stored_keys = frozenset(layout.by_stored)
 
@@ -129,11 +131,33 @@ class ApiShape:
             if not isinstance(values, list):
                 return values
             shape = api_shape(cls)  # the documents themselves in fast_paths.encoding_for_api
+            read = shape.read_together(values)
+            if read is not None:
+                return read
             return [shape.dump_document(value) if type(value) is cls
                     else shape.dump(value) if isinstance(value, Mapping)
                     else value for value in values]
 
         return each
+
+    def read_together(self, values: list[Any]) -> list[dict[str, Any]] | None:
+        """``[self.dump_document(value) for value in values]`` where ``values`` are all
+        documents of this class not built yet and read as BSON (a loaded history nothing has
+        used): each decoded in one call for all, rather than one call each; else None."""
+        if len(values) < 2 or self.from_stored is None:
+            return None
+        cls = self.cls
+        sons = [STORED_SON(value) if type(value) is cls else None for value in values]
+        if not all(isinstance(son, RawBSONDocument) for son in sons):
+            return None
+        together = decoded_together(cast(list[RawBSONDocument], sons))
+        if together is None:
+            return None
+        shown = []
+        for value, son in zip(values, together, strict=True):
+            item = self.dump_stored(son)
+            shown.append(self.dump_document(value) if item is None else item)
+        return shown
 
     def dump(
         self,
@@ -194,11 +218,10 @@ class ApiShape:
         if not son.keys() <= self.stored_keys:  # a key loading would treat apart
             return None
         out: dict[str, Any] = {}
-        for (stored, key, convert, _), slot, kind in cast(
-                list[tuple[Step, FieldSlot, type]], self.from_stored):
+        for stored, key, convert, field, kind in self.from_stored or ():
             value = son.get(stored)
             if value is None:
-                if slot.field.default is not None:
+                if field.default is not None:
                     return None
             elif kind is not object and type(value) is not kind:
                 return None
