@@ -28,7 +28,8 @@ read the same everywhere or chosen from :class:`ServerFacts`:
 * Batch sizes: a find's first reply holds up to 101 documents when not told otherwise
   (MongoDB's default, which every server tested keeps), and a reply that holds every match
   closes the cursor; ``batchSize`` is sent only where more may match (:func:`in_one_reply`),
-  as mongo-java-server answers a sorted find that carries one about a quarter slower.
+  as mongo-java-server answers a sorted find that carries one about a quarter slower. A
+  reply holds at most 16 MiB: matches beyond that take a ``getMore`` either way.
 * Upserts with ``$setOnInsert``, ``$pullAll``, inclusion and exclusion projections, sorts on
   ``createdAt`` then ``_id``: read as MongoDB documents them on every server tested.
 """

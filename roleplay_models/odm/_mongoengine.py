@@ -541,7 +541,10 @@ def raw_reading(collection: Any) -> Any | None:
 
 class SaveSteps:
     """Hands mongoengine's private steps of ``save()`` to named hooks: ``before_write(doc)``
-    before a document is sent, ``adjust_delta(set, unset)`` to change what an update sends,
+    before a document is sent as an update or a replacement, ``as_inserted(doc, options)``
+    for what an insert sends, checked as ``before_write`` checks it (by default
+    ``before_write(doc)``, then ``doc`` itself: a class that overrides one of the two keeps
+    the other in step), ``adjust_delta(set, unset)`` to change what an update sends,
     ``duplicate_key_error(error, doc)`` for the error a failed write raises instead of
     mongoengine's (None: mongoengine's own), and ``forget_saved_changes()`` once it is
     stored."""
@@ -573,8 +576,9 @@ class SaveSteps:
         self.forget_saved_changes()
 
     def as_inserted(self, doc: Any, codec_options: Any) -> Any:
-        """What an insert of the encoded document ``doc`` sends, once ``before_write(doc)``
-        would pass it (by default ``doc`` itself, after it)."""
+        """What an insert of the encoded document ``doc`` sends (with ``codec_options``, the
+        collection's), having checked it as ``before_write`` does: by default ``doc``
+        itself, after ``before_write(doc)``."""
         self.before_write(doc)
         return doc
 
@@ -646,6 +650,12 @@ def query_limit(queryset: QuerySet) -> int | None:
     """The limit set on ``queryset`` with ``limit()``, or None."""
     limit: int | None = queryset._limit
     return limit
+
+
+def query_batch_size(queryset: QuerySet) -> int | None:
+    """The batch size set on ``queryset`` with ``batch_size()``, or None."""
+    size: int | None = queryset._batch_size
+    return size
 
 
 def update_to_mongo(document_cls: type, **update: Any) -> dict[str, Any]:

@@ -434,7 +434,7 @@ class RoleplayDocument(
         check_document_size(type(self), doc)
 
     def as_inserted(self, doc: Any, codec_options: Any) -> Any:
-        """``doc`` encoded once, for the size check and the insert alike."""
+        """``doc`` encoded once, for :meth:`before_write`'s size check and the insert alike."""
         if not isinstance(codec_options, CodecOptions):  # mongomock's: it takes mappings
             return super().as_inserted(doc, codec_options)
         return RawBSONDocument(encoded_within_limits(type(self), doc, codec_options))

@@ -150,9 +150,14 @@ class RoleplayQuerySet(me.ReadsStoredBSON, TimestampedQuerySet[D]):
         return self.order_by("-created_at", "-id")
 
     def _one_batch(self) -> Self:
-        # read in the first reply, closing the cursor: no getMore or killCursors follows
+        # a copy read in the first reply, closing the cursor: no getMore or killCursors
+        # follows (a batch size of the caller's is replaced, as one that small would split it)
         limit = me.query_limit(self)
-        return in_one_reply(self, limit) if limit else self
+        if not limit:
+            return self
+        if me.query_batch_size(self):
+            return self.batch_size(limit + 1)
+        return in_one_reply(self.clone(), limit)
 
     def populated(self) -> list[D]:
         """The matching Documents, in the QuerySet's order, with their references populated

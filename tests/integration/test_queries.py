@@ -252,6 +252,24 @@ def test_a_populated_page_takes_at_most_three_round_trips(round_trips, size):
     assert round_trips.names.count("find") == 3 and len(round_trips.names) == 4
 
 
+def test_a_limited_page_kept_and_read_again_reads_what_is_stored_now(round_trips):
+    scenario = builders.scenario().save()
+    builders.session(scenario).save()
+    page = RoleplaySession.objects.newest_first().limit(50)
+    assert len(page.populated()) == 1
+    builders.session(scenario).save()
+    assert len(page.populated()) == 2
+
+
+def test_a_batch_size_of_the_callers_is_replaced_so_a_page_is_one_reply(round_trips):
+    scenario = builders.scenario().save()
+    RoleplaySession.objects.insert([builders.session(scenario) for _ in range(12)])
+    round_trips.commands.clear()
+    assert len(RoleplaySession.objects.batch_size(5).limit(10).populated()) == 10
+    assert "getMore" not in round_trips.names and "killCursors" not in round_trips.names
+    assert round_trips.commands[0]["batchSize"] == 11
+
+
 def test_api_dicts_match_between_fast_path_and_documents_and_are_json(seeded):
     session = RoleplaySession.objects.get(pk=seeded["sessions"][0].pk)
     session.add_turn("user", "Hi")
