@@ -76,6 +76,7 @@ __all__ = (
     "mark_dereferenced",
     "parent_if_set",
     "point_each_at_parent",
+    "query_batch_size",
     "query_filter",
     "query_limit",
     "raw_reading",
@@ -95,7 +96,7 @@ SUPPORTED_RANGE = ">=0.27,<0.30"
 INTERNALS = frozenset({
     "_BaseDocument__get_field_display", "_auto_dereference", "_auto_gen", "_class_name",
     "_cls", "_db_field_map", "_delta", "_dereferenced", "_dynamic", "_dynamic_fields",
-    "_fields_ordered", "_initialised", "_instance", "_limit", "_query",
+    "_fields_ordered", "_initialised", "_instance", "_limit", "_batch_size", "_query",
     "_reverse_db_field_map", "_save_create", "_save_update", "_validate", "_clear_changed_fields",
     "_validate_choices", "set_auto_dereferencing", "_cursor", "_cursor_obj", "_collection_obj",
     "_as_pymongo", "_max_time_ms", "STRICT",
@@ -228,6 +229,8 @@ _SHAPES: dict[str, Callable[[], bool]] = {
         lambda: isinstance(inspect.getattr_static(QuerySet, "_query", None), property),
     "QuerySet._limit (set by __init__)":
         lambda: "_limit" in _names(inspect.getattr_static(QuerySet, "__init__")),
+    "QuerySet._batch_size (set by __init__)":
+        lambda: "_batch_size" in _names(inspect.getattr_static(QuerySet, "__init__")),
     "a document class's _class_name, _fields_ordered, _db_field_map, "
     "_reverse_db_field_map and _dynamic":
         lambda: (getattr(_SeamProbe, "_class_name", None) == "_SeamProbe"
