@@ -60,7 +60,13 @@ from roleplay_models.odm.fields import (
     loading_from_database,
     utc_now,
 )
-from roleplay_models.odm.stored_bson import ReadDocument, reading_codec, son_of
+from roleplay_models.odm.stored_bson import (
+    ReadDocument,
+    decoded,
+    decoded_together,
+    reading_codec,
+    son_of,
+)
 
 # how a QuerySet of this package reads a session: as RawBSONDocument, times as aware UTC
 READ_AS_BSON = reading_codec(CodecOptions(tz_aware=True, tzinfo=datetime.timezone.utc))
@@ -775,6 +781,17 @@ def test_a_read_document_holds_what_pymongo_s_raw_document_holds():
     with pytest.raises(TypeError):  # built by a program: pymongo's checks
         ReadDocument(data, CodecOptions())
     assert ReadDocument(data).raw == data
+
+
+def test_turns_decoded_together_are_each_decoded_with_the_options_it_was_read_with():
+    stored = stored_session([{"role": "user", "text": "a"}, {"role": "assistant", "text": "b"}],
+                            [])
+    turns = bson.decode(bson.encode(stored), READ_AS_BSON)["conversation_history"]
+    assert decoded_together(turns) == [decoded(turn) for turn in turns]
+    naive = reading_codec(CodecOptions())  # times read without a zone
+    other = ReadDocument(bson.encode(stored["conversation_history"][1]), naive)
+    assert decoded(other)["timestamp"].tzinfo is None
+    assert decoded_together([turns[0], other]) is None  # not decoded alike: each by itself
 
 
 @pytest.mark.parametrize("place", ["reference", "metadata", "turn"])
