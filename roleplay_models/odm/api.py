@@ -11,28 +11,32 @@ from __future__ import annotations
 
 import datetime
 import functools
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping
 from typing import Any, cast
 
 from bson import ObjectId
 from bson.raw_bson import RawBSONDocument
+from mongoengine import Document
 from mongoengine.base import BaseDocument
 from mongoengine.fields import EmbeddedDocumentField, ListField, ObjectIdField, ReferenceField
 
 from . import fields
-from .fast_paths import STORED_SON, FieldSlot, layout_of
+from .fast_paths import STORED_SON, EmbeddedListField, FieldSlot, encoding_for_api, layout_of
 from .fields import UTCDateTimeField
 from .references import element_field, reference_id, reference_target, stored_names
 from .stored_bson import decoded, decoded_together
 from .timestamps import CREATED, UPDATED
 
-__all__ = ("ApiShape", "api_shape", "iso_utc", "populated_dicts", "reference_dict")
+__all__ = ("ApiShape", "api_shape", "iso_utc", "populated_dicts", "reference_dict",
+           "shown_from_fields")
 
 OUTPUT_KEYS = {"_id": "id", CREATED: "created_at", UPDATED: "updated_at"}
 Populated = Mapping[str, Mapping[ObjectId, dict[str, Any]]]
 # how one field is written: its stored name, its output key, the conversion of a value that
 # is not None (None: the value as it is), and the value written when the key is missing
 Step = tuple[str, str, Callable[[Any], Any] | None, Any]
+# a step with its field, its encoding for the API and the reference attribute it shows
+FieldStep = tuple[Step, FieldSlot, Callable[[Any], Any] | None, str | None]
 # the fields (of exactly these classes) whose value, as stored, gives the same API JSON as
 # the value a document loaded from it encodes (while loading nothing is trimmed; a time is
 # written alike in any zone), and the type it must have for that (object: any)
@@ -54,6 +58,14 @@ def iso_utc(value: datetime.datetime) -> str:
     return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (
         value.year, value.month, value.day, value.hour, value.minute, value.second,
         value.microsecond // 1000)
+
+
+def _encoding_for_api(slot: FieldSlot) -> Callable[[Any], Any] | None:
+    # what fast_paths.encode_fields calls inside encoding_for_api() for a value of slot's
+    # field that is not None, for a class whose to_mongo() hands on that encoding
+    if slot.encoder is not None and type(slot.field).to_mongo is EmbeddedListField.to_mongo:
+        return cast(EmbeddedListField[Any], slot.field).documents_or_encoding
+    return slot.encoder
 
 
 def _copy_list(value: Any) -> Any:
@@ -101,6 +113,17 @@ class ApiShape:
         # the public steps, each with its field, for dump_document
         layout = layout_of(cls)
         self.by_field: list[tuple[Step, FieldSlot]] | None = None
+        # for a Document class whose layout encodes, for dump_fields: every step (then the
+        # public ones) with its field, what encodes a value that is not None as the encoding
+        # for the API does (None: the value as it is), and the reference it shows, if any
+        self.all_fields: list[FieldStep] | None = None
+        self.public_fields: list[FieldStep] | None = None
+        if layout is not None and not layout.embedded and layout.encodes:
+            slot_of = {slot.field.db_field: slot for slot in layout.slots.values()}
+            self.all_fields = [(step, slot_of[step[0]], _encoding_for_api(slot_of[step[0]]),
+                                self.references.get(step[0])) for step in self.steps]
+            self.public_fields = [item for item in self.all_fields
+                                  if item[0][0] not in self.private]
         self.field_names = frozenset(cls._fields)
         # and where every public field is shown as stored, the type each value must have
         # for its document to be written from what was stored, not built (dump_stored)
@@ -183,6 +206,54 @@ class ApiShape:
                 out[key] = self._reference(value, (populated or {}).get(name, {}))
         return out
 
+    def dump_fields(self, document: Any, populated: Collection[str] = (),
+                    private: bool = False) -> dict[str, Any] | None:
+        """``self.dump(document.to_mongo(), ...)`` of a Document, with the references named in
+        ``populated`` that hold documents shown as their small dicts, written from its fields
+        without building its encoding; None where its ``to_mongo()`` is not
+        :func:`shown_from_fields` or its class's layout does not encode."""
+        with encoding_for_api():  # read by the embedded shapes, as by the encoding
+            return self._write_fields(
+                document, self.all_fields if private else self.public_fields, populated)
+
+    def _write_fields(self, document: Any, steps: list[FieldStep] | None,
+                      populated: Collection[str]) -> dict[str, Any] | None:
+        # inside encoding_for_api()
+        cls = type(document)
+        if (steps is None or layout_of(cls) is None
+                or not getattr(cls.to_mongo, "shown_from_fields", False)):
+            return None
+        left_out_when_empty = document._minimized_fields()
+        data = document._data
+        out: dict[str, Any] = {}
+        for (stored, key, convert, missing), slot, encode, reference in steps:
+            given = value = data.get(slot.name)
+            if value is not None and encode is not None:
+                value = encode(value)
+                if reference is not None and value is not None:
+                    out[key] = self._reference(value, self.shown_references(
+                        given, reference) if reference in populated else {})
+                    continue
+            if value is None and (stored == "_id" or not slot.field.null):
+                # the encoding leaves the key out, and then adds an unmodelled key of
+                # that name if the document holds one
+                value = missing if stored in self.field_names else data.get(stored, missing)
+            if slot.name in left_out_when_empty and not value:
+                value = missing
+            out[key] = value if value is None or convert is None else convert(value)
+        return out
+
+    def shown_references(self, value: Any, name: str) -> dict[ObjectId, dict[str, Any]]:
+        """The small API dicts of the Documents among ``value`` (the value of reference
+        ``name``, or a list of them), by id; inside ``fast_paths.encoding_for_api()``."""
+        shape, steps, only = _reference_shape(self.cls, name)
+        found = {}
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, Document):
+                shown = shape._write_fields(item, steps, ())
+                found[item.pk] = shape.dump(item.to_mongo(), only=only) if shown is None else shown
+        return found
+
     def dump_document(self, document: Any) -> dict[str, Any]:
         """``self.dump(document.to_mongo())`` of an embedded document, written from its fields
         where its class's ``by_field`` steps were worked out (``to_mongo()`` is then
@@ -248,11 +319,37 @@ def api_shape(cls: type[BaseDocument]) -> ApiShape:
     return _compiled_shape(cast(Hashable, cls))
 
 
+def shown_from_fields(method: Any) -> Any:
+    """Mark a Document's ``to_mongo`` that is :func:`.fast_paths.encode_fields` with the keys
+    the class does not model added back and its ``_minimized_fields()`` left out where
+    empty: its API JSON is then written from its fields (:meth:`ApiShape.dump_fields`)."""
+    method.shown_from_fields = True
+    return method
+
+
+@functools.cache
+def _reference_steps(cls: Hashable, name: str
+                     ) -> tuple[ApiShape, list[FieldStep] | None, tuple[str, ...]]:
+    target = reference_target(cast(Any, cls), name)
+    only = tuple(stored_names(target, cast(Any, cls).api_references[name]))
+    shape = api_shape(target)
+    wanted = {"_id", *only}
+    steps = (None if shape.all_fields is None
+             else [item for item in shape.all_fields if item[0][0] in wanted])
+    return shape, steps, only
+
+
+def _reference_shape(cls: type[BaseDocument], name: str
+                     ) -> tuple[ApiShape, list[FieldStep] | None, tuple[str, ...]]:
+    """The shape of the documents reference ``name`` of ``cls`` points at, the steps of
+    the fields its routes show, and their stored names (worked out once)."""
+    return _reference_steps(cast(Hashable, cls), name)
+
+
 def reference_dict(cls: type[BaseDocument], name: str, stored: Mapping[str, Any]) -> dict[str, Any]:
     """The small API dict of a document that reference ``name`` of ``cls`` points at."""
-    target = reference_target(cls, name)
-    only = stored_names(target, cls.api_references[name])
-    return api_shape(target).dump(stored, only=only)
+    shape, _, only = _reference_shape(cls, name)
+    return shape.dump(stored, only=only)
 
 
 def populated_dicts(

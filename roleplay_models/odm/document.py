@@ -14,7 +14,7 @@ from mongoengine.fields import EmbeddedDocumentField
 
 from . import _mongoengine as me
 from . import fast_paths, stored_bson
-from .api import api_shape, reference_dict
+from .api import api_shape, shown_from_fields
 from .fast_paths import add_unknown_keys, hands_on_encoding, layout_of, takes_fast_paths
 from .fields import loading_from_database
 from .limits import check_document_size, encoded_within_limits
@@ -152,6 +152,7 @@ class StoresLikeMongoose:
     ``default: null``), also when a save sets it back to None, and no key for an embedded
     document with nothing in it (mongoose's ``minimize``)."""
 
+    @shown_from_fields
     @hands_on_encoding
     def to_mongo(self, *args: Any, **kwargs: Any) -> Any:
         """mongoengine's SON, with empty embedded documents left out as mongoose does."""
@@ -447,16 +448,15 @@ class RoleplayDocument(
     def to_api_dict(self, private: bool = False) -> dict[str, Any]:
         """This document as the frontend's JSON; populated references become small dicts.
         ``private`` adds the fields kept out unless asked (a session's ``metadata``)."""
-        populated: dict[str, dict[ObjectId, dict[str, Any]]] = {}
+        shape = api_shape(type(self))
+        shown = shape.dump_fields(self, self.api_references, private=private)
+        if shown is not None:
+            return shown
         with fast_paths.encoding_for_api():  # read only by the API shapes
-            for name in self.api_references:
-                value = self._data.get(name)
-                for item in value if isinstance(value, list) else [value]:
-                    if isinstance(item, Document):
-                        populated.setdefault(name, {})[item.pk] = reference_dict(
-                            type(self), name, item.to_mongo())
+            populated = {name: shape.shown_references(self._data.get(name), name)
+                         for name in self.api_references}
             encoded = self.to_mongo()
-        return api_shape(type(self)).dump(encoded, populated, private=private)
+        return shape.dump(encoded, populated, private=private)
 
     def __repr__(self) -> str:
         labels = [self._data.get(name) for name in ("session_id", "scenario_id", "title", "name")]

@@ -361,11 +361,16 @@ def test_a_model_encoded_for_some_fields_is_what_mongoengine_encodes(case, data)
 @SAME_INPUTS
 @given(MODEL_CASES)
 def test_a_model_as_api_json_is_what_mongoengines_encoding_of_it_gives(case):
-    # the API shapes write the turns from their fields (fast_paths.encoding_for_api)
+    # the API shapes write a document, the scenario it shows and its turns from their
+    # fields (ApiShape.dump_fields, fast_paths.encoding_for_api)
     document = model_built(case)
-    fast = outcome(document.to_api_dict)
-    with generic(type(document), *EMBEDDED):
-        slow = outcome(document.to_api_dict)
+    def shown() -> list[Any]:
+        return [outcome(partial(document.to_api_dict, private=private))
+                for private in (False, True)]
+
+    fast = shown()
+    with generic(type(document), Scenario, *EMBEDDED):
+        slow = shown()
     assert fast == slow
 
 
