@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from bson import ObjectId
 from bson.raw_bson import RawBSONDocument
+from bson.tz_util import utc as BSON_UTC
 from mongoengine import Document
 from mongoengine.base import BaseDocument
 from mongoengine.fields import EmbeddedDocumentField, ListField, ObjectIdField, ReferenceField
@@ -24,7 +25,7 @@ from . import fields
 from .fast_paths import STORED_SON, EmbeddedListField, FieldSlot, encoding_for_api, layout_of
 from .fields import UTCDateTimeField
 from .references import element_field, reference_id, reference_target, stored_names
-from .stored_bson import decoded, decoded_together
+from .stored_bson import decoded, decoded_together, is_bson
 from .timestamps import CREATED, UPDATED
 
 __all__ = ("ApiShape", "api_shape", "iso_utc", "populated_dicts", "reference_dict",
@@ -43,7 +44,8 @@ FieldStep = tuple[Step, FieldSlot, Callable[[Any], Any] | None, str | None]
 SHOWN_AS_STORED: dict[type, type] = {
     fields.TextField: object,
     fields.NumberField: object,
-    fields.UTCDateTimeField: object,
+    # another value is shown as stored too, but then by building the document: rare
+    fields.UTCDateTimeField: datetime.datetime,
     fields.ObjectIdField: ObjectId,  # another is parsed when loaded: "AB12..." is shown "ab12..."
 }
 
@@ -52,7 +54,7 @@ def iso_utc(value: datetime.datetime) -> str:
     """``value`` as JavaScript's ``toISOString()`` writes it (a naive one taken as UTC):
     milliseconds, cut rather than rounded, and a four-digit year."""
     zone = value.tzinfo
-    if zone is not None and zone is not datetime.timezone.utc:
+    if zone is not None and zone is not datetime.timezone.utc and zone is not BSON_UTC:
         value = value.astimezone(datetime.timezone.utc)
     # isoformat(timespec="milliseconds") less its "+00:00", in two thirds of its time
     return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (
@@ -78,6 +80,11 @@ def _id_string(value: Any) -> Any:
 
 def _datetime(value: Any) -> Any:
     return iso_utc(value) if isinstance(value, datetime.datetime) else value
+
+
+# a conversion, for a value of the type SHOWN_AS_STORED requires (which it then needn't check)
+CONVERTED_AS: dict[Callable[[Any], Any] | None, Callable[[Any], Any]] = {
+    _id_string: str, _datetime: iso_utc}
 
 
 class ApiShape:
@@ -135,7 +142,8 @@ class ApiShape:
             self.by_field = [(step, by_stored[step[0]]) for step in self.public_steps]
             kinds = [SHOWN_AS_STORED.get(type(slot.field)) for _, slot in self.by_field]
             if None not in kinds:
-                self.from_stored = [(stored, key, convert, slot.field, cast(type, kind))
+                self.from_stored = [(stored, key, CONVERTED_AS.get(convert, convert),
+                                     slot.field, cast(type, kind))
                                     for ((stored, key, convert, _), slot), kind
                                     in zip(self.by_field, kinds, strict=True)]
                 self.stored_keys = frozenset(layout.by_stored)
@@ -171,7 +179,7 @@ class ApiShape:
             return None
         cls = self.cls
         sons = [STORED_SON(value) if type(value) is cls else None for value in values]
-        if not all(isinstance(son, RawBSONDocument) for son in sons):
+        if not all(map(is_bson, sons)):
             return None
         together = decoded_together(cast(list[RawBSONDocument], sons))
         if together is None:
@@ -284,7 +292,7 @@ class ApiShape:
         ``son`` without building it; None where loading could show something else: a key
         no field stores as it is, a value of another type, or a None (or a missing value)
         that its field's default would replace."""
-        if isinstance(son, RawBSONDocument):  # decoded once, as building decodes it
+        if is_bson(son):  # decoded once, as building decodes it
             son = decoded(son)
         if not son.keys() <= self.stored_keys:  # a key loading would treat apart
             return None

@@ -20,7 +20,7 @@ from .fields import loading_from_database
 from .limits import check_document_size, encoded_within_limits
 from .queryset import RoleplayQuerySet
 from .references import ChecksReferences, malformed_references
-from .stored_bson import plain
+from .stored_bson import is_bson, plain
 from .timestamps import TimestampedMixin, is_new
 from .uniqueness import duplicate_error
 from .writes import none_stored_as_null
@@ -395,7 +395,7 @@ class RoleplayDocument(
             return None
         me.dereference_when_loaded(cls._fields.values())
         document = None
-        if isinstance(son, RawBSONDocument):
+        if is_bson(son):
             document = fast_paths.decode_read(cls, layout, son, created)
         if document is None:
             document = fast_paths.decode(cls, layout, plain(son), created)

@@ -70,7 +70,7 @@ from .fields import (
     is_loading,
     loading_from_database,
 )
-from .stored_bson import decoded, plain, son_of
+from .stored_bson import decoded, is_bson, plain, son_of
 
 if TYPE_CHECKING:
     from typing_extensions import Self, Unpack
@@ -451,7 +451,7 @@ def build_loaded(document: Any) -> None:
     assert layout is not None  # it was loaded unbuilt by its layout
     generic = False
     with loading_from_database():
-        if isinstance(son, RawBSONDocument):  # read undecoded: no key of it looked at
+        if is_bson(son):  # read undecoded: no key of it looked at
             son = decoded(son)
             built = _decode_stored(cls, layout, son)
             if built is None:  # left to mongoengine's loading

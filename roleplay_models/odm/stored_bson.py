@@ -7,17 +7,18 @@ session's turns are then each decoded when first used (see :mod:`.fast_paths`).
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeGuard, TypeVar, cast
 
 import bson
-from bson import SON
+from bson import SON, ObjectId
 from bson.code import Code
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 
-__all__ = ("AVAILABLE", "KeptForAFew", "ReadDocument", "decoded", "decoded_together", "plain",
-           "reading_codec", "son_of")
+__all__ = ("AVAILABLE", "KeptForAFew", "ReadDocument", "decoded", "decoded_together", "is_bson",
+           "plain", "reading_codec", "son_of")
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -107,11 +108,24 @@ _as_dicts: KeptForAFew[CodecOptions[Any], CodecOptions[Any]] = KeptForAFew(
     lambda options: options.with_options(document_class=dict))
 
 
+# types a value decoded from BSON may have that are not a RawBSONDocument
+NEVER_BSON = frozenset({dict, list, str, int, float, bool, type(None), bytes, ObjectId,
+                        datetime.datetime})
+
+
+def is_bson(value: Any) -> TypeGuard[RawBSONDocument]:
+    """``isinstance(value, RawBSONDocument)``, answered without asking the ABC machinery
+    (RawBSONDocument is a Mapping) for the types values of stored documents have."""
+    kind = type(value)
+    return kind is ReadDocument or (kind not in NEVER_BSON
+                                    and isinstance(value, RawBSONDocument))
+
+
 def plain(value: Any) -> Any:
     """A value of a document read as a RawBSONDocument (or the document itself) with each
     RawBSONDocument in it decoded (:func:`decoded`); for a value of a document holding no
     DBRef (``$ref``), which pymongo decodes apart."""
-    if isinstance(value, RawBSONDocument):
+    if is_bson(value):
         return decoded(value)
     if type(value) is list:
         return [plain(item) for item in value]

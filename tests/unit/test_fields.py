@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from bson.tz_util import utc as BSON_UTC
 from hypothesis import given
 from hypothesis import strategies as st
 from mongoengine import ValidationError
@@ -61,7 +62,8 @@ def test_utc_now_is_aware_and_cut_to_milliseconds():
 
 
 @given(st.datetimes(min_value=datetime.datetime(1, 1, 2), max_value=datetime.datetime(9999, 12, 30),
-                    timezones=st.none() | st.just(datetime.timezone.utc) | st.timezones()))
+                    timezones=st.none() | st.just(datetime.timezone.utc) | st.just(BSON_UTC)
+                    | st.timezones()))
 def test_iso_utc_writes_what_javascripts_to_iso_string_writes(value):
     utc = value if value.tzinfo is None else value.astimezone(datetime.timezone.utc)
     # toISOString(): UTC, a four-digit year, milliseconds cut, a "Z"
