@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import functools
 from collections.abc import Callable, Collection, Hashable, Iterable, Mapping
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from bson import ObjectId
 from bson.raw_bson import RawBSONDocument
@@ -36,15 +36,13 @@ Populated = Mapping[str, Mapping[ObjectId, dict[str, Any]]]
 # how one field is written: its stored name, its output key, the conversion of a value that
 # is not None (None: the value as it is), and the value written when the key is missing
 Step = tuple[str, str, Callable[[Any], Any] | None, Any]
-# a step with its field, its encoding for the API and the reference attribute it shows
-FieldStep = tuple[Step, FieldSlot, Callable[[Any], Any] | None, str | None]
 # the fields (of exactly these classes) whose value, as stored, gives the same API JSON as
 # the value a document loaded from it encodes (while loading nothing is trimmed; a time is
 # written alike in any zone), and the type it must have for that (object: any)
 SHOWN_AS_STORED: dict[type, type] = {
     fields.TextField: object,
     fields.NumberField: object,
-    # another value is shown as stored too, but then by building the document: rare
+    # (a time stored as another type is shown as stored too, by building its document)
     fields.UTCDateTimeField: datetime.datetime,
     fields.ObjectIdField: ObjectId,  # another is parsed when loaded: "AB12..." is shown "ab12..."
 }
@@ -62,7 +60,7 @@ def iso_utc(value: datetime.datetime) -> str:
         value.microsecond // 1000)
 
 
-def _encoding_for_api(slot: FieldSlot) -> Callable[[Any], Any] | None:
+def _api_encoder(slot: FieldSlot) -> Callable[[Any], Any] | None:
     # what fast_paths.encode_fields calls inside encoding_for_api() for a value of slot's
     # field that is not None, for a class whose to_mongo() hands on that encoding
     if slot.encoder is not None and type(slot.field).to_mongo is EmbeddedListField.to_mongo:
@@ -85,6 +83,15 @@ def _datetime(value: Any) -> Any:
 # a conversion, for a value of the type SHOWN_AS_STORED requires (which it then needn't check)
 CONVERTED_AS: dict[Callable[[Any], Any] | None, Callable[[Any], Any]] = {
     _id_string: str, _datetime: iso_utc}
+
+
+class FieldStep(NamedTuple):
+    """A step of a Document class's fields (see ApiShape.dump_fields)."""
+
+    step: Step
+    slot: FieldSlot
+    encode: Callable[[Any], Any] | None  # for a value that is not None (None: as it is)
+    reference: str | None  # the reference attribute it shows, if it is one
 
 
 class ApiShape:
@@ -127,10 +134,10 @@ class ApiShape:
         self.public_fields: list[FieldStep] | None = None
         if layout is not None and not layout.embedded and layout.encodes:
             slot_of = {slot.field.db_field: slot for slot in layout.slots.values()}
-            self.all_fields = [(step, slot_of[step[0]], _encoding_for_api(slot_of[step[0]]),
-                                self.references.get(step[0])) for step in self.steps]
+            self.all_fields = [FieldStep(step, slot_of[step[0]], _api_encoder(slot_of[step[0]]),
+                                         self.references.get(step[0])) for step in self.steps]
             self.public_fields = [item for item in self.all_fields
-                                  if item[0][0] not in self.private]
+                                  if item.step[0] not in self.private]
         self.field_names = frozenset(cls._fields)
         # and where every public field is shown as stored, the type each value must have
         # for its document to be written from what was stored, not built (dump_stored)
@@ -214,22 +221,27 @@ class ApiShape:
                 out[key] = self._reference(value, (populated or {}).get(name, {}))
         return out
 
-    def dump_fields(self, document: Any, populated: Collection[str] = (),
+    def dump_fields(self, document: Any, populate: Collection[str] = (),
                     private: bool = False) -> dict[str, Any] | None:
         """``self.dump(document.to_mongo(), ...)`` of a Document, with the references named in
-        ``populated`` that hold documents shown as their small dicts, written from its fields
-        without building its encoding; None where its ``to_mongo()`` is not
-        :func:`shown_from_fields` or its class's layout does not encode."""
+        ``populate`` that hold documents shown as their small dicts, written from the fields
+        it shows without building its encoding (a field it does not show is not encoded);
+        None where its ``to_mongo()`` is not :func:`shown_from_fields`, its class's layout
+        does not encode, or a value fails to encode (the encoding then raises its error)."""
         with encoding_for_api():  # read by the embedded shapes, as by the encoding
-            return self._write_fields(
-                document, self.all_fields if private else self.public_fields, populated)
+            try:
+                return self._write_fields(
+                    document, self.all_fields if private else self.public_fields, populate)
+            except Exception:  # to_mongo() raises it (or the error it would raise first)
+                return None
 
     def _write_fields(self, document: Any, steps: list[FieldStep] | None,
-                      populated: Collection[str]) -> dict[str, Any] | None:
+                      populate: Collection[str]) -> dict[str, Any] | None:
         # inside encoding_for_api()
         cls = type(document)
-        if (steps is None or layout_of(cls) is None
-                or not getattr(cls.to_mongo, "shown_from_fields", False)):
+        to_mongo = cls.to_mongo
+        if (steps is None or cls is not self.cls or layout_of(cls) is None
+                or getattr(to_mongo, "shown_from_fields", None) is not to_mongo):
             return None
         left_out_when_empty = document._minimized_fields()
         data = document._data
@@ -238,17 +250,17 @@ class ApiShape:
             given = value = data.get(slot.name)
             if value is not None and encode is not None:
                 value = encode(value)
-                if reference is not None and value is not None:
-                    out[key] = self._reference(value, self.shown_references(
-                        given, reference) if reference in populated else {})
-                    continue
             if value is None and (stored == "_id" or not slot.field.null):
                 # the encoding leaves the key out, and then adds an unmodelled key of
                 # that name if the document holds one
                 value = missing if stored in self.field_names else data.get(stored, missing)
             if slot.name in left_out_when_empty and not value:
                 value = missing
-            out[key] = value if value is None or convert is None else convert(value)
+            if value is not None and reference is not None:
+                out[key] = self._reference(value, self.shown_references(
+                    given, reference) if reference in populate else {})
+            else:
+                out[key] = value if value is None or convert is None else convert(value)
         return out
 
     def shown_references(self, value: Any, name: str) -> dict[ObjectId, dict[str, Any]]:
@@ -330,8 +342,9 @@ def api_shape(cls: type[BaseDocument]) -> ApiShape:
 def shown_from_fields(method: Any) -> Any:
     """Mark a Document's ``to_mongo`` that is :func:`.fast_paths.encode_fields` with the keys
     the class does not model added back and its ``_minimized_fields()`` left out where
-    empty: its API JSON is then written from its fields (:meth:`ApiShape.dump_fields`)."""
-    method.shown_from_fields = True
+    empty: its API JSON is then written from its fields (:meth:`ApiShape.dump_fields`). The
+    mark names the method itself, so that a wrapper that copies it marks nothing."""
+    method.shown_from_fields = method
     return method
 
 
@@ -342,8 +355,8 @@ def _reference_steps(cls: Hashable, name: str
     only = tuple(stored_names(target, cast(Any, cls).api_references[name]))
     shape = api_shape(target)
     wanted = {"_id", *only}
-    steps = (None if shape.all_fields is None
-             else [item for item in shape.all_fields if item[0][0] in wanted])
+    steps = (None if shape.public_fields is None
+             else [item for item in shape.public_fields or () if item.step[0] in wanted])
     return shape, steps, only
 
 

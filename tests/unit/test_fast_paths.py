@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import threading
 from collections.abc import Iterator
 from functools import partial
@@ -36,6 +37,7 @@ from mongoengine.fields import (
 
 from roleplay_models import (
     MODELS,
+    Character,
     ConversationEntry,
     KeyMoment,
     RoleplaySession,
@@ -43,6 +45,7 @@ from roleplay_models import (
     SessionMetadata,
 )
 from roleplay_models.odm import stored_bson
+from roleplay_models.odm.api import api_shape
 from roleplay_models.odm.document import RoleplayDocument, RoleplayEmbeddedDocument
 from roleplay_models.odm.fast_paths import (
     EmbeddedListField,
@@ -181,6 +184,9 @@ def normal(value: Any) -> Any:
 
 
 SCENARIO = Scenario(scenario_id="s", title="t", description="d", llm_prompt="p", id=ObjectId())
+# a reference may hold a Character too (a session shows its character populated)
+CHARACTER = Character(name="n", role="r", personality="p", background="b",
+                      scenarios=[SCENARIO], id=ObjectId())
 ENTRIES = st.lists(st.one_of(st.builds(ConversationEntry, role=st.just("user"), text=texts,
                                        timestamp=times),
                              st.fixed_dictionaries({"role": texts, "text": texts})),
@@ -193,8 +199,9 @@ def field_values(field: Any) -> st.SearchStrategy[Any]:
         return st.one_of(st.lists(texts, max_size=3), st.none())
     if isinstance(field, (ReferenceField, ListField)) and not isinstance(
             field, EmbeddedListField):
-        return st.one_of(st.sampled_from([SCENARIO, SCENARIO.pk, None, "x"]),
-                         st.lists(st.sampled_from([SCENARIO, SCENARIO.pk]), max_size=2))
+        return st.one_of(st.sampled_from([SCENARIO, SCENARIO.pk, CHARACTER, None, "x"]),
+                         st.lists(st.sampled_from([SCENARIO, SCENARIO.pk, CHARACTER]),
+                                  max_size=2))
     if isinstance(field, EmbeddedListField):
         return st.one_of(ENTRIES, st.none())
     if isinstance(field, EmbeddedDocumentField):
@@ -361,15 +368,17 @@ def test_a_model_encoded_for_some_fields_is_what_mongoengine_encodes(case, data)
 @SAME_INPUTS
 @given(MODEL_CASES)
 def test_a_model_as_api_json_is_what_mongoengines_encoding_of_it_gives(case):
-    # the API shapes write a document, the scenario it shows and its turns from their
-    # fields (ApiShape.dump_fields, fast_paths.encoding_for_api)
+    # the API shapes write a document, the scenario and character it shows and its turns
+    # from their fields (ApiShape.dump_fields, fast_paths.encoding_for_api)
     document = model_built(case)
+    assert api_shape(type(document)).public_fields is not None  # so dump_fields applies
+
     def shown() -> list[Any]:
         return [outcome(partial(document.to_api_dict, private=private))
                 for private in (False, True)]
 
     fast = shown()
-    with generic(type(document), Scenario, *EMBEDDED):
+    with generic(type(document), Scenario, Character, *EMBEDDED):
         slow = shown()
     assert fast == slow
 
@@ -961,6 +970,37 @@ def test_a_subclass_with_its_own_encoding_gets_son_also_where_dicts_are_sent(emb
     OwnEncoding.objects.insert([OwnEncoding(n=1), OwnEncoding(n=2)])
     assert OwnEncoding(n=3).to_api_dict()["n"] == 3
     assert sorted(OwnEncoding.objects.scalar("n")) == [1, 2]
+
+
+class WrappedEncoding(RoleplayDocument):
+    meta = {"collection": "wrapped_encoding_fast_paths"}
+    n = NumberField()
+
+    @functools.wraps(RoleplayDocument.to_mongo)  # copies the marks of the method it wraps
+    def to_mongo(self, *args: Any, **kwargs: Any) -> Any:
+        son = super().to_mongo(*args, **kwargs)
+        son["n"] = son["n"] * 10
+        return son
+
+
+def test_api_json_of_a_subclass_whose_encoding_wraps_the_packages_comes_from_that_encoding():
+    assert WrappedEncoding(n=3).to_api_dict()["n"] == 30
+
+
+def test_api_json_of_a_document_two_of_whose_values_fail_to_encode_raises_the_encodings_error():
+    unsaved = Scenario(scenario_id="u", title="t", description="d", llm_prompt="p")
+    session = RoleplaySession(session_id="s", user_id="u", scenario=unsaved, id="not an id")
+    fast = outcome(session.to_api_dict)
+    with generic(RoleplaySession, *EMBEDDED):
+        slow = outcome(session.to_api_dict)
+    assert fast == slow and fast[0] != "ok"
+
+
+def test_api_json_of_an_unset_list_of_references_is_a_list_of_its_own():
+    character = Character(name="n", role="r", personality="p", background="b")
+    character._data["scenarios"] = None  # as a program may leave it
+    character.to_api_dict()["scenario_ids"].append("changed by a caller")
+    assert character.to_api_dict()["scenario_ids"] == []
 
 
 class Remark(RoleplayEmbeddedDocument):
