@@ -356,7 +356,7 @@ def _reference_steps(cls: Hashable, name: str
     shape = api_shape(target)
     wanted = {"_id", *only}
     steps = (None if shape.public_fields is None
-             else [item for item in shape.public_fields or () if item.step[0] in wanted])
+             else [item for item in shape.public_fields if item.step[0] in wanted])
     return shape, steps, only
 
 
