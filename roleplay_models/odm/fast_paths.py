@@ -78,9 +78,9 @@ if TYPE_CHECKING:
     from .fields import ListOptions
 
 __all__ = ("LOADED_STATE", "ClassLayout", "EmbeddedListField", "add_unknown_keys", "build",
-           "build_loaded", "decode", "decode_read", "encode", "encode_fields",
-           "encoding_as_dicts", "encoding_for_api", "is_built", "layout_of",
-           "takes_fast_paths", "validate")
+           "build_loaded", "decode", "decode_read", "encode_each", "encode_fields",
+           "encoding_as_dicts", "encoding_for_api", "holds_plain_documents", "is_built",
+           "layout_of", "takes_fast_paths", "validate", "validate_each")
 
 NOT_PLAIN = (
     ComplexBaseField, EmbeddedDocumentField, GenericEmbeddedDocumentField, FileField,
@@ -435,6 +435,15 @@ def is_built(document: Any) -> bool:
     return STORED_SON(document) is None
 
 
+def holds_plain_documents(value: list[Any] | tuple[Any, ...]) -> bool:
+    """Whether ``value`` holds only embedded documents of one class whose fields are all
+    plain (and so hold no embedded documents)."""
+    kind = type(value[0])
+    layout = layout_of(kind) if issubclass(kind, EmbeddedDocument) else None
+    return (layout is not None and layout.plain
+            and all(map(is_, map(type, value), repeat(kind))))  # in C
+
+
 def build_loaded(document: Any) -> None:
     """Build a document :class:`EmbeddedListField` loaded without building it, from the dict
     it was stored as, as loading would have built it; nothing for one built already.
@@ -563,6 +572,28 @@ def validate(document: Any, layout: ClassLayout, clean: bool) -> bool:
     return True
 
 
+def validate_each(documents: list[Any], layout: ClassLayout) -> bool:
+    """``all(validate(document, layout, clean=True) for document in documents)``, for
+    documents all of the plain class of ``layout``: each field's checks are worked out once
+    for them all (:meth:`FieldSlot.value_check`), as they stand at this call."""
+    if not documents or type(documents[0]).clean is not BaseDocument.clean:
+        return all(validate(document, layout, clean=True) for document in documents)
+    checks = [(slot.name, slot.field.required, *slot.value_check()) for slot in layout.ordered]
+    for document in documents:
+        data = document._data
+        for name, required, check, valid_as_is in checks:
+            value = data.get(name)
+            if value is None:
+                if required:
+                    return False
+            elif type(value) is not valid_as_is:
+                try:
+                    check(value)
+                except me.FIELD_ERRORS:  # what mongoengine records as the field's error
+                    return False
+    return True
+
+
 _as_dicts = contextvars.ContextVar("roleplay_models_encoding_as_dicts", default=False)
 _items_left = contextvars.ContextVar("roleplay_models_encoding_for_api", default=False)
 
@@ -603,11 +634,18 @@ def encode_fields(document: Any, layout: ClassLayout, only: Set[str] | None = No
     ``to_mongo`` :func:`hands_on_encoding`); ``only``: ``to_mongo(fields=only)``, for names
     of whole fields."""
     hands_on = getattr(type(document).to_mongo, "hands_on_encoding", False)
-    leaves_items = hands_on and _items_left.get()
+    slots = layout.ordered if only is None else tuple(
+        slot for slot in layout.ordered if slot.name in only)
+    son = _encoded(document._data, layout, slots, hands_on and _items_left.get())
+    if hands_on and _as_dicts.get():
+        return son
+    return son_of(son)
+
+
+def _encoded(data: Mapping[str, Any], layout: ClassLayout, slots: tuple[FieldSlot, ...],
+             leaves_items: bool) -> dict[str, Any]:
+    # encode_fields of a document holding ``data``, as a dict
     son: dict[str, Any] = {"_id": None}
-    data = document._data
-    slots = layout.ordered if only is None else [
-        slot for slot in layout.ordered if slot.name in only]
     for slot in slots:
         value = data.get(slot.name)
         if value is not None and slot.encoder is not None:
@@ -622,19 +660,29 @@ def encode_fields(document: Any, layout: ClassLayout, only: Set[str] | None = No
             del son["_id"]
         else:
             son["_id"] = data["id"]
-    if hands_on and _as_dicts.get():
-        return son
-    return son_of(son)
-
-
-def encode(document: Any, layout: ClassLayout) -> dict[str, Any]:
-    """A plain embedded ``document``'s ``to_mongo()`` as mongoengine computes it, followed by
-    the unmodelled keys, as :class:`~.document.KeepsUnknownFields` adds them."""
-    son = encode_fields(document, layout)
-    data = document._data
-    if len(data) > len(layout.slots):
-        add_unknown_keys(son, data, layout.slots)
     return son
+
+
+def encode_each(documents: list[Any], layout: ClassLayout) -> list[dict[str, Any]]:
+    """The ``to_mongo()`` of each of ``documents``, all of the plain embedded class of
+    ``layout``, as mongoengine computes it, followed by the unmodelled keys, as
+    :class:`~.document.KeepsUnknownFields` adds them; what depends only on their class is
+    looked up once for them all."""
+    if not documents:
+        return []
+    hands_on = getattr(type(documents[0]).to_mongo, "hands_on_encoding", False)
+    leaves_items, as_dicts = hands_on and _items_left.get(), hands_on and _as_dicts.get()
+    slots, fields = layout.ordered, layout.slots
+    encoded = []
+    for document in documents:
+        data = document._data
+        son = _encoded(data, layout, slots, leaves_items)
+        if not as_dicts:
+            son = son_of(son)
+        if len(data) > len(fields):
+            add_unknown_keys(son, data, fields)
+        encoded.append(son)
+    return encoded
 
 
 def add_unknown_keys(son: MutableMapping[str, Any], data: Mapping[str, Any],
@@ -705,7 +753,7 @@ class EmbeddedListField(TypedField[list[E]], ListField):
         layout = self._plain_items(value) if use_db_field and not fields else None
         if layout is None:
             return super().to_mongo(value, use_db_field, fields)
-        return [encode(item, layout) for item in value]
+        return encode_each(value, layout)
 
     def documents_or_encoding(self, value: Any) -> Any:
         """A new list of the documents of ``value`` where the fast paths cover them all (see
@@ -746,5 +794,5 @@ class EmbeddedListField(TypedField[list[E]], ListField):
         layout = self._plain_items(value)
         if (layout is None or (self.max_length is not None and len(value) > self.max_length)
                 or (self.required and not value)
-                or not all(validate(item, layout, clean=True) for item in value)):
+                or not validate_each(value, layout)):
             super().validate(value)

@@ -924,6 +924,21 @@ def refuse(*args: Any) -> None:
     raise ValidationError("refused")
 
 
+def undone_after(monkeypatch: pytest.MonkeyPatch, cls: Any) -> None:
+    """Each change a test makes to the checks of ``cls`` is undone after it."""
+    monkeypatch.setattr(cls, "clean", cls.clean)
+    for field in cls._fields.values():
+        for option in ("choices", "validation", "required"):
+            monkeypatch.setattr(field, option, getattr(field, option))
+
+
+def validated_both_ways(document: Any, *classes: type) -> tuple[Any, Any]:
+    """The outcome of ``document.validate()`` through the fast paths, then mongoengine's."""
+    fast = outcome(document.validate)
+    with generic(*classes):
+        return fast, outcome(document.validate)
+
+
 @pytest.mark.parametrize("change", [
     pytest.param(lambda: setattr(Checked._fields["n"], "choices", [1, 2]), id="choices"),
     pytest.param(lambda: setattr(Checked._fields["flag"], "choices", [False]),
@@ -937,14 +952,37 @@ def test_checks_changed_after_the_first_use_apply_as_mongoengine_applies_them(
 ):
     document = Checked(n=5, flag=True, oid=ObjectId())
     document.validate()  # the class's layout is worked out
-    monkeypatch.setattr(Checked, "clean", Checked.clean)  # each change is undone after
-    for name in ("n", "flag", "oid"):
-        for option in ("choices", "validation"):
-            monkeypatch.setattr(Checked._fields[name], option, getattr(Checked._fields[name], option))
+    undone_after(monkeypatch, Checked)
     change()
-    fast = outcome(document.validate)
-    with generic(Checked):
-        slow = outcome(document.validate)
+    fast, slow = validated_both_ways(document, Checked)
+    assert fast == slow and fast[0] == "ValidationError"
+
+
+class CheckedItem(RoleplayEmbeddedDocument):
+    """An embedded class whose fields' checks a program changes after its first use."""
+
+    n = NumberField()
+    flag = StrictBooleanField()
+
+
+class CheckedItems(RoleplayDocument):
+    meta = {"collection": "checked_items_fast_paths"}
+    items = EmbeddedListField(CheckedItem)
+
+
+@pytest.mark.parametrize("name,option,value", [
+    ("n", "choices", [1, 2]), ("flag", "validation", refuse), ("flag", "required", True),
+    (None, "clean", refuse),  # the class's own
+], ids=["choices", "a validation callable", "required", "a clean()"])
+def test_checks_of_a_list_s_documents_changed_after_their_first_use_apply_to_every_one(
+    monkeypatch, name, option, value
+):
+    document = CheckedItems(items=[CheckedItem(n=1, flag=True), CheckedItem(n=5)])
+    document.validate()  # the classes' layouts are worked out
+    assert layout_of(CheckedItem).plain  # the list's documents are checked by the fast paths
+    undone_after(monkeypatch, CheckedItem)
+    setattr(CheckedItem if name is None else CheckedItem._fields[name], option, value)
+    fast, slow = validated_both_ways(document, CheckedItems, CheckedItem)
     assert fast == slow and fast[0] == "ValidationError"
 
 
