@@ -277,7 +277,8 @@ class ApiShape:
     def dump_document(self, document: Any) -> dict[str, Any]:
         """``self.dump(document.to_mongo())`` of an embedded document, written from its fields
         where its class's ``by_field`` steps were worked out (``to_mongo()`` is then
-        ``fast_paths.encode_each()``, whose rules this follows), without building that dict."""
+        ``fast_paths.encode_fields()`` with the unmodelled keys added, whose rules this follows),
+        without building that dict."""
         if self.by_field is None:
             return self.dump(document.to_mongo())
         stored_son = STORED_SON(document)
@@ -292,7 +293,7 @@ class ApiShape:
             if value is not None and slot.encoder is not None:
                 value = slot.encoder(value)
             if value is None and (stored == "_id" or not slot.field.null):
-                # encode_each() leaves the key out (an embedded document's "_id" even if null),
+                # encode_fields() leaves the key out (an embedded document's "_id" even if null),
                 # and then adds an unmodelled key of that name if the document holds one
                 value = missing if stored in self.field_names else data.get(stored, missing)
             out[key] = value if value is None or convert is None else convert(value)

@@ -436,9 +436,10 @@ def is_built(document: Any) -> bool:
 
 
 def holds_plain_documents(value: list[Any] | tuple[Any, ...]) -> bool:
-    """Whether ``value`` holds only embedded documents of one class whose fields are all
-    plain (and so hold no embedded documents)."""
-    kind = type(value[0])
+    """Whether ``value``, not empty, holds only embedded documents of one class whose layout
+    is plain (so they hold no embedded documents)."""
+    # next(iter()) rather than [0]: a BaseList's __getitem__ points the item at its document
+    kind = type(next(iter(value)))
     layout = layout_of(kind) if issubclass(kind, EmbeddedDocument) else None
     return (layout is not None and layout.plain
             and all(map(is_, map(type, value), repeat(kind))))  # in C
@@ -576,7 +577,7 @@ def validate_each(documents: list[Any], layout: ClassLayout) -> bool:
     """``all(validate(document, layout, clean=True) for document in documents)``, for
     documents all of the plain class of ``layout``: each field's checks are worked out once
     for them all (:meth:`FieldSlot.value_check`), as they stand at this call."""
-    if not documents or type(documents[0]).clean is not BaseDocument.clean:
+    if not documents or type(next(iter(documents))).clean is not BaseDocument.clean:
         return all(validate(document, layout, clean=True) for document in documents)
     checks = [(slot.name, slot.field.required, *slot.value_check()) for slot in layout.ordered]
     for document in documents:
@@ -670,7 +671,7 @@ def encode_each(documents: list[Any], layout: ClassLayout) -> list[dict[str, Any
     looked up once for them all."""
     if not documents:
         return []
-    hands_on = getattr(type(documents[0]).to_mongo, "hands_on_encoding", False)
+    hands_on = getattr(type(next(iter(documents))).to_mongo, "hands_on_encoding", False)
     leaves_items, as_dicts = hands_on and _items_left.get(), hands_on and _as_dicts.get()
     slots, fields = layout.ordered, layout.slots
     encoded = []

@@ -762,6 +762,21 @@ def test_a_turn_read_as_bson_without_an_id_or_a_time_gets_them_when_first_used()
     assert session._get_changed_fields() == []  # and not written by a save
 
 
+def test_checking_encoding_and_saving_a_history_leave_its_turns_pointed_as_mongoengine_does():
+    def pointed_after_use() -> list[bool]:
+        session = RoleplaySession(session_id="s", user_id="u", scenario=ObjectId())
+        turns = [ConversationEntry(role="user", text=str(n)) for n in range(2)]
+        session.conversation_history.extend(turns)  # BaseList.extend points none of them
+        session.validate()
+        session.to_mongo()
+        session._forget_changes()
+        return [turn._instance is not None for turn in turns]
+
+    fast = pointed_after_use()
+    with generic(RoleplaySession, ConversationEntry):
+        assert fast == pointed_after_use() == [False, False]
+
+
 def test_a_history_loaded_outside_the_database_is_built_when_given():
     history = stored_session([{"role": "user", "text": "a"}], [])["conversation_history"]
     session = RoleplaySession(session_id="s", user_id="u",
