@@ -205,11 +205,6 @@ def _forget_embedded_changes(value: Any) -> None:
         value = value.values()
     elif not isinstance(value, (list, tuple)):
         return
-    elif value and fast_paths.holds_plain_documents(value):  # a history: no embedded in them
-        for item in value:
-            if fast_paths.is_built(item) and item._changed_fields:
-                item._changed_fields = []
-        return
     for item in value:
         if isinstance(item, MAY_HOLD_EMBEDDED):
             _forget_embedded_changes(item)

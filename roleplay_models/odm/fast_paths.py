@@ -79,8 +79,8 @@ if TYPE_CHECKING:
 
 __all__ = ("LOADED_STATE", "ClassLayout", "EmbeddedListField", "add_unknown_keys", "build",
            "build_loaded", "decode", "decode_read", "encode_each", "encode_fields",
-           "encoding_as_dicts", "encoding_for_api", "holds_plain_documents", "is_built",
-           "layout_of", "takes_fast_paths", "validate", "validate_each")
+           "encoding_as_dicts", "encoding_for_api", "is_built", "layout_of",
+           "takes_fast_paths", "validate", "validate_each")
 
 NOT_PLAIN = (
     ComplexBaseField, EmbeddedDocumentField, GenericEmbeddedDocumentField, FileField,
@@ -435,16 +435,6 @@ def is_built(document: Any) -> bool:
     return STORED_SON(document) is None
 
 
-def holds_plain_documents(value: list[Any] | tuple[Any, ...]) -> bool:
-    """Whether ``value``, not empty, holds only embedded documents of one class whose layout
-    is plain (so they hold no embedded documents)."""
-    # next(iter()) rather than [0]: a BaseList's __getitem__ points the item at its document
-    kind = type(next(iter(value)))
-    layout = layout_of(kind) if issubclass(kind, EmbeddedDocument) else None
-    return (layout is not None and layout.plain
-            and all(map(is_, map(type, value), repeat(kind))))  # in C
-
-
 def build_loaded(document: Any) -> None:
     """Build a document :class:`EmbeddedListField` loaded without building it, from the dict
     it was stored as, as loading would have built it; nothing for one built already.
@@ -577,6 +567,7 @@ def validate_each(documents: list[Any], layout: ClassLayout) -> bool:
     """``all(validate(document, layout, clean=True) for document in documents)``, for
     documents all of the plain class of ``layout``: each field's checks are worked out once
     for them all (:meth:`FieldSlot.value_check`), as they stand at this call."""
+    # next(iter()) rather than [0]: a BaseList's __getitem__ points the item at its document
     if not documents or type(next(iter(documents))).clean is not BaseDocument.clean:
         return all(validate(document, layout, clean=True) for document in documents)
     checks = [(slot.name, slot.field.required, *slot.value_check()) for slot in layout.ordered]
