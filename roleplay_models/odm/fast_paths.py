@@ -725,6 +725,8 @@ class EmbeddedListField(TypedField[list[E]], ListField):
         # mongoengine looks through a list for references to load the first time it is
         # read; a list of plain documents holding no reference-like values has none
         value = None if instance is None else instance._data.get(self.name)
+        if isinstance(value, BaseList) and me.is_dereferenced(value):
+            return value  # what mongoengine's own __get__ gives back for it, without its steps
         if (isinstance(value, list) and not me.is_dereferenced(value)
                 and me.is_initialised(instance) and self._nothing_to_dereference(value)):
             if not isinstance(value, BaseList):

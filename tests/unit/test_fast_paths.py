@@ -470,6 +470,20 @@ def test_the_turns_read_from_a_loaded_session_are_a_tracked_list_searched_for_no
     assert session._get_changed_fields() == ["conversation_history.0.text"]
 
 
+def test_a_history_read_again_is_the_list_mongoengine_s_own_read_gives_back():
+    stored = {"_id": ObjectId(), "session_id": "s", "scenario_id": ObjectId(), "user_id": "u",
+              "conversation_history": [{"_id": ObjectId(), "role": "user", "text": "hi"}]}
+    session = RoleplaySession._from_son(stored)
+    field = RoleplaySession._fields["conversation_history"]
+    first = session.conversation_history
+    assert session.conversation_history is first
+    assert ListField.__get__(field, session, RoleplaySession) is first  # mongoengine's read
+    session.conversation_history = [ConversationEntry(role="user", text="new")]
+    assigned = session.conversation_history
+    assert assigned is not first and session.conversation_history is assigned
+    assert ListField.__get__(field, session, RoleplaySession) is assigned
+
+
 def test_a_receiver_of_the_init_signals_sees_every_document_built():
     seen = []
 
