@@ -727,8 +727,8 @@ class EmbeddedListField(TypedField[list[E]], ListField):
         value = None if instance is None else instance._data.get(self.name)
         if isinstance(value, BaseList) and me.is_dereferenced(value):
             return value  # what mongoengine's own __get__ gives back for it, without its steps
-        if (isinstance(value, list) and not me.is_dereferenced(value)
-                and me.is_initialised(instance) and self._nothing_to_dereference(value)):
+        if (isinstance(value, list) and me.is_initialised(instance)  # not searched yet
+                and self._nothing_to_dereference(value)):
             if not isinstance(value, BaseList):
                 value = instance._data[self.name] = BaseList(value, instance, self.name)
             me.mark_dereferenced(value)
