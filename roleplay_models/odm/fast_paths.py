@@ -496,10 +496,18 @@ def _loaded_unbuilt(kind: Any, layout: ClassLayout, value: list[Any]) -> list[An
     return _unbuilt(kind, value)
 
 
-def _unbuilt(kind: Any, sons: list[Any]) -> list[Any]:
+class LoadedUnbuilt(list[Any]):
+    """The documents of a list loaded from the database, none built yet (:func:`_unbuilt`):
+    their stored values were looked at when loaded, so none holds anything mongoengine's
+    first read of the list would load (see :meth:`EmbeddedListField.__set__`)."""
+
+    __slots__ = ()
+
+
+def _unbuilt(kind: Any, sons: list[Any]) -> LoadedUnbuilt:
     """Documents of ``kind`` not built yet, each holding its stored document of ``sons``."""
     new, setter = kind.__new__, object.__setattr__
-    documents = []
+    documents = LoadedUnbuilt()
     for son in sons:
         document = new(kind)
         setter(document, STORED, son)
@@ -710,11 +718,16 @@ class EmbeddedListField(TypedField[list[E]], ListField):
         # BaseDocument.__setattr__, with a proxy each; for documents of a plain class that
         # ends in object.__setattr__ (and would ask one not built yet for its state), so all
         # are pointed here in one pass at one proxy
-        if (isinstance(value, list) and value and not me.is_initialised(instance)
-                and self._plain_items(value) is not None):
-            me.point_each_at_parent(value, weakref.proxy(instance))
-            instance._data[self.name] = value
-            return
+        if isinstance(value, list) and value and not me.is_initialised(instance):
+            loaded = type(value) is LoadedUnbuilt  # documents of the plain class, all
+            if loaded or self._plain_items(value) is not None:
+                parent = weakref.proxy(instance)
+                me.point_each_at_parent(value, parent)
+                if loaded:  # the list mongoengine's first read would make of it, made now
+                    value = BaseList(value, parent, self.name)
+                    me.mark_dereferenced(value)
+                instance._data[self.name] = value
+                return
         super().__set__(instance, value)
 
     @overload

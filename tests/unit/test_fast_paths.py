@@ -484,6 +484,33 @@ def test_a_history_read_again_is_the_list_mongoengine_s_own_read_gives_back():
     assert ListField.__get__(field, session, RoleplaySession) is assigned
 
 
+@pytest.mark.parametrize("read_as_bson", [False, True])
+def test_a_loaded_history_is_the_list_mongoengine_s_first_read_makes_before_it_is_read(
+        monkeypatch, read_as_bson):
+    stored = {"_id": ObjectId(), "session_id": "s", "scenario_id": ObjectId(), "user_id": "u",
+              "conversation_history": [
+                  {"_id": ObjectId(), "role": role, "text": "hi",
+                   "timestamp": datetime.datetime(2024, 5, 1, tzinfo=datetime.timezone.utc)}
+                  for role in ("user", "assistant")]}
+    son = ReadDocument(bson.encode(stored), READ_AS_BSON) if read_as_bson else stored
+    session = RoleplaySession._from_son(son)
+    loaded = session._data["conversation_history"]
+    assert type(loaded) is BaseList and loaded._dereferenced
+    assert loaded._name == "conversation_history" and loaded._instance == session
+
+    def search(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the turns were looked at when loaded")
+
+    monkeypatch.setattr(EmbeddedListField, "_nothing_to_dereference", search)
+    monkeypatch.setattr(DeReference, "__call__", search)
+    field = RoleplaySession._fields["conversation_history"]
+    assert session.conversation_history is loaded
+    assert ListField.__get__(field, session, RoleplaySession) is loaded  # mongoengine's read
+    assert not any(map(is_built, loaded))
+    loaded.append(ConversationEntry(role="user", text="more"))
+    assert session._get_changed_fields() == ["conversation_history"]
+
+
 def test_a_receiver_of_the_init_signals_sees_every_document_built():
     seen = []
 
