@@ -737,7 +737,11 @@ class EmbeddedListField(TypedField[list[E]], ListField):
     def __get__(self, instance: Any, owner: Any) -> Any:
         # mongoengine looks through a list for references to load the first time it is
         # read; a list of plain documents holding no reference-like values has none
-        value = None if instance is None else instance._data.get(self.name)
+        if instance is None:
+            return self
+        value = instance._data.get(self.name)
+        if value is None:  # not set (asked while its document is built): so says mongoengine
+            return None
         if isinstance(value, BaseList) and me.is_dereferenced(value):
             return value  # what mongoengine's own __get__ gives back for it, without its steps
         if (isinstance(value, list) and me.is_initialised(instance)  # not searched yet

@@ -482,6 +482,9 @@ def test_a_history_read_again_is_the_list_mongoengine_s_own_read_gives_back():
     assigned = session.conversation_history
     assert assigned is not first and session.conversation_history is assigned
     assert ListField.__get__(field, session, RoleplaySession) is assigned
+    session._data["conversation_history"] = None  # as while a document is built
+    assert session.conversation_history is None
+    assert ListField.__get__(field, session, RoleplaySession) is None
 
 
 @pytest.mark.parametrize("read_as_bson", [False, True])
