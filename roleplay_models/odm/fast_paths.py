@@ -12,7 +12,9 @@ A list loaded from the database holds its documents unbuilt, each with the dict 
 stored as, and each is built, as loading would have built it, when first used (a session's
 routes that only change its status never read its turns); only a list that building later
 could give another result for is built when loaded (a value made when built, such as a
-fresh id or the time, a key no field takes, a value that may be a reference).
+fresh id or the time, a key no field takes, a value that may be a reference). A list
+loaded so is stored as the list mongoengine's first read makes (a ``BaseList`` searched for
+references): its documents' stored values were looked at when it was loaded.
 A QuerySet reads a document holding such a list as pymongo's RawBSONDocument
 (``RoleplayDocument.reads_stored_bson``): its fields are decoded as pymongo would, but each
 document of the list stays undecoded until first used (:func:`decode_read`), so a session
