@@ -193,14 +193,20 @@ class TextField(TypedField[T], ChoicesCheckedByValidate, StringField):
         return super().prepare_query_value(op, value)
 
     def validate(self, value: Any) -> None:
-        super().validate(value)
-        try:
-            size = len(value.encode("utf-8"))
-        except UnicodeEncodeError:
-            self.error("String value is not valid UTF-8 text")
+        if (type(value) is not str or self.max_length is not None
+                or self.min_length is not None or self.regex is not None):
+            super().validate(value)  # StringField's checks, which a str passes without these
+        if value.isascii():  # its own UTF-8, answered without reading the text
+            size = len(value)
+        else:
+            try:
+                size = len(value.encode("utf-8"))
+            except UnicodeEncodeError:
+                self.error("String value is not valid UTF-8 text")
         if self.max_bytes is not None and size > self.max_bytes():
             self.error(f"Text is {size} bytes of UTF-8; at most {self.max_bytes()} are allowed")
-        if self.required and not js_trim(value):
+        # blank: empty, or JavaScript whitespace from the first character to the last
+        if self.required and (not value or value[0] in JS_WHITESPACE) and not js_trim(value):
             self.error("Field is required and cannot be blank")
         # choices are checked here, after the type, so that a dict or a list never reaches
         # mongoengine's set() of the choices

@@ -3,20 +3,75 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from bson.tz_util import utc as BSON_UTC
 from hypothesis import given
 from hypothesis import strategies as st
-from mongoengine import ValidationError
+from mongoengine import StringField, ValidationError
 
 from roleplay_models.odm.api import iso_utc
-from roleplay_models.odm.fields import NumberField, TextField, UTCDateTimeField, utc_now
+from roleplay_models.odm.fields import (
+    JS_WHITESPACE,
+    NumberField,
+    TextField,
+    UTCDateTimeField,
+    js_trim,
+    utc_now,
+)
 
 
 def test_text_field_refuses_text_that_is_not_utf8():
     with pytest.raises(ValidationError, match="UTF-8"):
         TextField().validate("lone surrogate \ud800")
+
+
+def checked_plainly(field: TextField[Any], value: object) -> None:
+    """TextField's checks as its docstring states them, each over the whole text."""
+    StringField.validate(field, value)
+    assert isinstance(value, str)
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        field.error("String value is not valid UTF-8 text")
+    if field.max_bytes is not None and size > field.max_bytes():
+        field.error(f"Text is {size} bytes of UTF-8; at most {field.max_bytes()} are allowed")
+    if field.required and not js_trim(value):
+        field.error("Field is required and cannot be blank")
+    if field.choices and value not in field.choices:
+        field.error("Value must be one of %s" % (tuple(field.choices),))
+
+
+class Text(str):
+    pass
+
+
+spaces = st.sampled_from([*JS_WHITESPACE, "\x1c", "\x85", " "])
+texts = st.one_of(
+    st.text(st.one_of(spaces, st.characters(blacklist_categories=())), max_size=8),
+    st.builds(lambda head, tail: head + tail, st.text(spaces, max_size=3), st.text(max_size=3)),
+    st.text(max_size=3).map(Text), st.none(), st.integers(), st.binary(max_size=3))
+text_fields = st.builds(
+    TextField, required=st.booleans(), max_bytes=st.sampled_from([None, lambda: 4]),
+    choices=st.sampled_from([None, ("a", " a", "é")]), max_length=st.sampled_from([None, 3]),
+    min_length=st.sampled_from([None, 1]), regex=st.sampled_from([None, r"^\w"]))
+
+
+def outcome(check: Callable[[TextField[Any], Any], None], field: TextField[Any], value: object
+            ) -> tuple[str, str]:
+    try:
+        check(field, value)
+    except (ValidationError, TypeError, AttributeError) as error:
+        return type(error).__name__, str(error)
+    return "ok", ""
+
+
+@given(text_fields, texts)
+def test_text_field_refuses_what_its_plainly_stated_checks_refuse_in_their_words(field, value):
+    field.name = "text"
+    assert outcome(TextField.validate, field, value) == outcome(checked_plainly, field, value)
 
 
 def test_text_field_checks_choices_in_atomic_updates():
