@@ -7,8 +7,8 @@ raw pymongo; this package; stock mongoengine (plain Documents mirroring Roleplay
 defined here, with the validation and stamps a user would add); bunnet 1.3 (pydantic 2
 Documents mirroring it). Each cell is the median time over raw pymongo's median, the columns
 taking turns with garbage collected between runs: 11 runs a row, 33 for the summary and
-the page and 99 for the turn (milliseconds each, with a tail of the server's pauses), 9 for
-bulk, 3 for audit;
+the page and 99 for the turn and the start (milliseconds each, with a tail of the server's
+pauses), 9 for bulk, 3 for audit;
 each row but bulk and audit first runs its columns as many times untimed (the server compiles
 each code path as it is first used: a column's first uses are not its cost).
 The rows:
@@ -719,8 +719,10 @@ class Bench:
             elif key in ("summary", "page"):  # milliseconds each, waiting on the server,
                 # whose pauses give a tail that moves a median of 11
                 repeats = warmups = self.repeats * 3
-            elif key == "turn":  # a millisecond each: the server's slow spells last as long
-                # as 33 rounds, and moved its median by 0.15 from one 33 to the next
+            elif key in ("turn", "start"):  # a write of a millisecond or less each: the
+                # server's slow spells last as long as 33 rounds, and moved the turn's median
+                # by 0.15 from one 33 to the next; the start's median of 11 moved all three
+                # libraries' ratios by 0.2 from one run to the next
                 repeats = warmups = self.repeats * 9
             yield key, None if actions is None else ratios(actions, repeats, warmups)
 
