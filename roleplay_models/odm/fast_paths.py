@@ -721,7 +721,9 @@ class EmbeddedListField(TypedField[list[E]], ListField):
         # ends in object.__setattr__ (and would ask one not built yet for its state), so all
         # are pointed here in one pass at one proxy
         if isinstance(value, list) and value and not me.is_initialised(instance):
-            loaded = type(value) is LoadedUnbuilt  # documents of the plain class, all
+            # a loaded list as loading made it: no pre_init receiver was handed it to change
+            loaded = (type(value) is LoadedUnbuilt
+                      and not _initialising_is_watched(type(instance)))
             if loaded or self._plain_items(value) is not None:
                 parent = weakref.proxy(instance)
                 me.point_each_at_parent(value, parent)

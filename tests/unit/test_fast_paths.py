@@ -11,6 +11,7 @@ import contextlib
 import datetime
 import functools
 import threading
+import weakref
 from collections.abc import Iterator
 from functools import partial
 from typing import Any
@@ -499,7 +500,8 @@ def test_a_loaded_history_is_the_list_mongoengine_s_first_read_makes_before_it_i
     session = RoleplaySession._from_son(son)
     loaded = session._data["conversation_history"]
     assert type(loaded) is BaseList and loaded._dereferenced
-    assert loaded._name == "conversation_history" and loaded._instance == session
+    assert loaded._name == "conversation_history" and loaded._instance is weakref.proxy(session)
+    assert all(turn._instance is loaded._instance for turn in loaded)
 
     def search(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("the turns were looked at when loaded")
@@ -512,6 +514,31 @@ def test_a_loaded_history_is_the_list_mongoengine_s_first_read_makes_before_it_i
     assert not any(map(is_built, loaded))
     loaded.append(ConversationEntry(role="user", text="more"))
     assert session._get_changed_fields() == ["conversation_history"]
+
+
+def test_a_history_a_pre_init_receiver_changed_while_loading_is_read_as_mongoengine_reads_it():
+    stored = {"_id": ObjectId(), "session_id": "s", "scenario_id": ObjectId(), "user_id": "u",
+              "conversation_history": [
+                  {"_id": ObjectId(), "role": "user", "text": "hi",
+                   "timestamp": datetime.datetime(2024, 5, 1, tzinfo=datetime.timezone.utc)}]}
+
+    def add_one(sender: Any, document: Any, values: Any = None, **kwargs: Any) -> None:
+        if values and values.get("conversation_history"):
+            values["conversation_history"].append({"role": "user", "text": "added"})
+
+    def load() -> Any:
+        session = RoleplaySession._from_son(stored)
+        history = session.conversation_history
+        return [(type(turn).__name__, turn["text"]) for turn in history], history._dereferenced
+
+    signals.pre_init.connect(add_one, sender=RoleplaySession)
+    try:
+        fast = outcome(load)
+        with generic(RoleplaySession, ConversationEntry):
+            slow = outcome(load)
+    finally:
+        signals.pre_init.disconnect(add_one, sender=RoleplaySession)
+    assert fast == slow == ("ok", ([("ConversationEntry", "hi"), ("BaseDict", "added")], True))
 
 
 def test_a_receiver_of_the_init_signals_sees_every_document_built():

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from bson.tz_util import utc as BSON_UTC
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from mongoengine import StringField, ValidationError
 
@@ -69,6 +69,16 @@ def outcome(check: Callable[[TextField[Any], Any], None], field: TextField[Any],
 
 
 @given(text_fields, texts)
+@example(TextField(required=True), "\ufeff")  # JavaScript whitespace, not Python's
+@example(TextField(required=True), "\x85 ")  # Python whitespace, not JavaScript's
+@example(TextField(required=True), "")
+@example(TextField(required=True), "\u3000a")
+@example(TextField(max_bytes=lambda: 4), "\xe9\xe9\xe9")  # 3 characters, 6 bytes
+@example(TextField(), "lone \ud800")
+@example(TextField(max_length=2), "abc")
+@example(TextField(min_length=1), "")
+@example(TextField(regex=r"^\w"), " a")
+@example(TextField(required=True, max_length=3), Text(" "))
 def test_text_field_refuses_what_its_plainly_stated_checks_refuse_in_their_words(field, value):
     field.name = "text"
     assert outcome(TextField.validate, field, value) == outcome(checked_plainly, field, value)
