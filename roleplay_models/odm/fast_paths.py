@@ -728,7 +728,9 @@ class EmbeddedListField(TypedField[list[E]], ListField):
                 parent = weakref.proxy(instance)
                 me.point_each_at_parent(value, parent)
                 if loaded:  # the list mongoengine's first read would make of it, made now
-                    value = BaseList(value, parent, self.name)
+                    # (given the document: mongoengine before 0.28 cannot take a proxy; its
+                    # weakref.proxy(instance) is the proxy made above, which is reused)
+                    value = BaseList(value, instance, self.name)
                     me.mark_dereferenced(value)
                 instance._data[self.name] = value
                 return
