@@ -61,6 +61,7 @@ __all__ = (
     "begin_building",
     "check_insertable",
     "class_name",
+    "counts_whole_collection",
     "db_field_map",
     "dereference_when_loaded",
     "document_validation_error",
@@ -99,7 +100,7 @@ INTERNALS = frozenset({
     "_fields_ordered", "_initialised", "_instance", "_limit", "_batch_size", "_query",
     "_reverse_db_field_map", "_save_create", "_save_update", "_validate", "_clear_changed_fields",
     "_validate_choices", "set_auto_dereferencing", "_cursor", "_cursor_obj", "_collection_obj",
-    "_as_pymongo", "_max_time_ms", "STRICT",
+    "_as_pymongo", "_max_time_ms", "STRICT", "_none", "_empty", "_hint", "_collation",
     "NON_FIELD_ERRORS", "UPDATE_OPERATORS", "transform", "co_varnames",
 })
 
@@ -229,6 +230,10 @@ _SHAPES: dict[str, Callable[[], bool]] = {
         lambda: isinstance(inspect.getattr_static(QuerySet, "_query", None), property),
     "QuerySet._limit (set by __init__)":
         lambda: "_limit" in _names(inspect.getattr_static(QuerySet, "__init__")),
+    "QuerySet._none, _empty, _hint and _collation (set by __init__, read by count())":
+        lambda: {"_none", "_empty", "_hint", "_collation"} <= (
+            _names(inspect.getattr_static(QuerySet, "__init__"))
+            & set().union(*(_names(vars(cls).get("count")) for cls in QuerySet.__mro__))),
     "QuerySet._batch_size (set by __init__)":
         lambda: "_batch_size" in _names(inspect.getattr_static(QuerySet, "__init__")),
     "a document class's _class_name, _fields_ordered, _db_field_map, "
@@ -653,6 +658,15 @@ def query_limit(queryset: QuerySet) -> int | None:
     """The limit set on ``queryset`` with ``limit()``, or None."""
     limit: int | None = queryset._limit
     return limit
+
+
+def counts_whole_collection(queryset: QuerySet) -> bool:
+    """Whether mongoengine's ``queryset.count()`` sends the unfiltered ``count`` command
+    (pymongo's ``estimated_document_count``), as it does for a QuerySet with no filter, hint
+    or collation that ``none()`` or ``limit(0)`` did not empty."""
+    return (not queryset._query and not queryset._none and not queryset._empty
+            and queryset._limit != 0 and queryset._hint in (-1, None)
+            and not queryset._collation)
 
 
 def query_batch_size(queryset: QuerySet) -> int | None:

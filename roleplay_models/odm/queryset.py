@@ -10,7 +10,7 @@ from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 from mongoengine import Document, signals
 
-from ..db.server import in_one_reply
+from ..db.server import in_one_reply, server_facts
 from . import _mongoengine as me
 from .api import api_shape, populated_dicts
 from .fast_paths import encoding_as_dicts
@@ -142,6 +142,16 @@ class RoleplayQuerySet(me.ReadsStoredBSON, TimestampedQuerySet[D]):
                 collection.insert_one(sent[0])
             else:
                 collection.insert_many(sent)
+
+    def count(self, with_limit_and_skip: bool = False) -> int:
+        """The number of matches (``with_limit_and_skip``: within the limit, after the skip).
+        A whole collection's is counted as the server answers it sooner: mongoengine's
+        ``count`` command, which MongoDB answers from the collection's metadata, or
+        ``count_documents`` where a count reads every document (FerretDB v1)."""
+        if (not with_limit_and_skip and me.counts_whole_collection(self)
+                and not server_facts(self._collection.database.client).metadata_counts):
+            return self._collection.count_documents({})
+        return super().count(with_limit_and_skip)
 
     def newest_first(self) -> Self:
         """The same matches, newest first by creation time (``created_at``, then ``_id``

@@ -88,6 +88,23 @@ def test_the_summary_is_grouped_on_the_server_exactly_where_group_works(log):
     assert (every, matched) == ([last], ["$match", last])  # no $match when all are asked
 
 
+def test_counts_follow_whether_the_server_counts_from_metadata(log):
+    # FerretDB v1 reads every document for the count command, and answers the aggregate of
+    # count_documents sooner; MongoDB answers the command from the collection's metadata
+    info = RoleplaySession._get_db().client.admin.command("buildInfo")
+    assert detected().metadata_counts is not server._ferretdb_before_2(info)
+    scenario = builders.scenario().save()
+    for user in ("rep-1", "rep-2"):
+        RoleplaySession.start(scenario, user)
+    sessions = RoleplaySession.objects
+    with log.recording():
+        counted = [sessions.count(), sessions.for_user("rep-1").count(),
+                   sessions.newest_first().api_page(1, 1).total, sessions.none().count()]
+    assert counted == [2, 1, 2, 0]
+    whole = "count" if detected().metadata_counts else "aggregate"
+    assert log.names == [whole, "aggregate", whole, "find", "find"]
+
+
 def test_start_with_a_loaded_scenario_is_one_round_trip(log):
     scenario = builders.scenario().save()
     loaded = type(scenario).objects.get(pk=scenario.pk)
