@@ -179,33 +179,31 @@ class ApiShape:
         def each(values: Any) -> Any:
             if not isinstance(values, list):
                 return values
-            shape = api_shape(cls)  # the documents themselves in fast_paths.encoding_for_api
-            read = shape.read_together(values)
-            if read is not None:
-                return read
-            return [shape.dump_document(value) if type(value) is cls
-                    else shape.dump(value) if isinstance(value, Mapping)
-                    else value for value in values]
+            # the documents themselves in fast_paths.encoding_for_api
+            return api_shape(cls).dump_list(values)
 
         return each
 
-    def read_together(self, values: list[Any]) -> list[dict[str, Any]] | None:
-        """``[self.dump_document(value) for value in values]`` where ``values`` are all
-        documents of this class not built yet and read as BSON (a loaded history nothing has
-        used): each decoded in one call for all, rather than one call each; else None."""
-        if len(values) < 2 or self.from_stored is None:
-            return None
+    def dump_list(self, values: list[Any]) -> list[Any]:
+        """Each of ``values`` (a list field's value) as its API dict: a document of this
+        class by :meth:`dump_document`, a mapping by :meth:`dump`, anything else as it is.
+        Documents loaded and not built yet are written from their stored documents
+        (:meth:`dump_stored`), those read as BSON decoded in one call for them all."""
         cls = self.cls
-        sons = [STORED_SON(value) if type(value) is cls else None for value in values]
-        if not all(map(is_bson, sons)):
-            return None
-        together = decoded_together(cast(list[RawBSONDocument], sons))
-        if together is None:
-            return None
+        sons: list[Any] = [STORED_SON(value) if type(value) is cls else None for value in values]
+        if self.from_stored is None:
+            sons = [None] * len(values)
+        elif len(values) > 1 and all(map(is_bson, sons)):  # a loaded history nothing used
+            together = decoded_together(cast(list[RawBSONDocument], sons))
+            if together is not None:
+                sons = together
         shown = []
-        for value, son in zip(values, together, strict=True):
-            item = self.dump_stored(son)
-            shown.append(self.dump_document(value) if item is None else item)
+        for value, son in zip(values, sons, strict=True):
+            item = None if son is None else self.dump_stored(son)
+            if item is None:
+                item = (self.dump_document(value) if type(value) is cls
+                        else self.dump(value) if isinstance(value, Mapping) else value)
+            shown.append(item)
         return shown
 
     def dump(

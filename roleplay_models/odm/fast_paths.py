@@ -37,7 +37,7 @@ import contextvars
 import re
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Mapping, MutableMapping, Set
+from collections.abc import Callable, Mapping, MutableMapping, Set
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from functools import partial
@@ -600,33 +600,43 @@ _as_dicts = contextvars.ContextVar("roleplay_models_encoding_as_dicts", default=
 _items_left = contextvars.ContextVar("roleplay_models_encoding_for_api", default=False)
 
 
-@contextlib.contextmanager
-def encoding_as_dicts() -> Iterator[None]:
+class _Encoding:
+    """The context manager of :func:`encoding_as_dicts` and :func:`encoding_for_api`: a class,
+    as each API dict enters one, where a generator's setup cost more than setting the flags."""
+
+    __slots__ = ("for_api", "tokens")
+
+    def __init__(self, for_api: bool) -> None:
+        self.for_api = for_api
+        self.tokens: tuple[contextvars.Token[bool], contextvars.Token[bool] | None] | None = None
+
+    def __enter__(self) -> None:
+        self.tokens = (_as_dicts.set(True), _items_left.set(True) if self.for_api else None)
+
+    def __exit__(self, *exc_info: object) -> None:
+        assert self.tokens is not None
+        as_dicts, items_left = self.tokens
+        if items_left is not None:
+            _items_left.reset(items_left)
+        _as_dicts.reset(as_dicts)
+
+
+def encoding_as_dicts() -> contextlib.AbstractContextManager[None]:
     """Inside, documents encoded through the fast paths are dicts rather than mongoengine's
     SON: the same keys in the same order, so the same BSON, without each dict's copy into
     a SON (:func:`.stored_bson.son_of`). Only for encodings no user code reads: what is
     sent, what API JSON is made from."""
-    token = _as_dicts.set(True)
-    try:
-        yield
-    finally:
-        _as_dicts.reset(token)
+    return _Encoding(for_api=False)
 
 
-@contextlib.contextmanager
-def encoding_for_api() -> Iterator[None]:
+def encoding_for_api() -> contextlib.AbstractContextManager[None]:
     """:func:`encoding_as_dicts`, where :func:`encode_fields` of a class whose ``to_mongo``
     :func:`hands_on_encoding` gives, for an :class:`EmbeddedListField` holding documents the
     fast paths cover, a new list of the documents themselves rather than their encodings:
     the API shapes write each from its fields (``ApiShape.dump_document``), as from its
     encoding, without building that dict first. Any other encoding (a class's or a list
     field's own ``to_mongo``, a field that holds the list) is left whole."""
-    token = _items_left.set(True)
-    try:
-        with encoding_as_dicts():
-            yield
-    finally:
-        _items_left.reset(token)
+    return _Encoding(for_api=True)
 
 
 def encode_fields(document: Any, layout: ClassLayout, only: Set[str] | None = None

@@ -52,6 +52,7 @@ from roleplay_models.odm.fast_paths import (
     EmbeddedListField,
     FieldSlot,
     encoding_as_dicts,
+    encoding_for_api,
     is_built,
     layout_of,
 )
@@ -1215,3 +1216,22 @@ def test_clearing_a_saved_sessions_changes_leaves_what_mongoengines_clearing_lea
     ours = changed_then_cleared(RoleplayDocument.forget_saved_changes)
     assert ours == changed_then_cleared(BaseDocument._clear_changed_fields)
     assert ours[:3] == [[], [], []]
+
+
+def test_each_encoding_ends_with_its_block_even_when_the_block_fails():
+    session = RoleplaySession(session_id="session_1", user_id="rep", conversation_history=[
+        ConversationEntry(role="user", text="Hello")])
+
+    def encoded() -> tuple[type, type]:
+        son = session.to_mongo()
+        return type(son), type(son["conversation_history"][0])
+
+    assert encoded() == (SON, SON)
+    with encoding_as_dicts():
+        assert encoded() == (dict, dict)
+        with pytest.raises(RuntimeError, match="the block failed"):
+            with encoding_for_api():
+                assert encoded() == (dict, ConversationEntry)
+                raise RuntimeError("the block failed")
+        assert encoded() == (dict, dict)
+    assert encoded() == (SON, SON)
