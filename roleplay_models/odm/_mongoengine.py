@@ -61,6 +61,7 @@ __all__ = (
     "begin_building",
     "check_insertable",
     "class_name",
+    "count_whole_collection",
     "counts_whole_collection",
     "db_field_map",
     "dereference_when_loaded",
@@ -661,12 +662,24 @@ def query_limit(queryset: QuerySet) -> int | None:
 
 
 def counts_whole_collection(queryset: QuerySet) -> bool:
-    """Whether mongoengine's ``queryset.count()`` sends the unfiltered ``count`` command
-    (pymongo's ``estimated_document_count``), as it does for a QuerySet with no filter, hint
-    or collation that ``none()`` or ``limit(0)`` did not empty."""
-    return (not queryset._query and not queryset._none and not queryset._empty
-            and queryset._limit != 0 and queryset._hint in (-1, None)
-            and not queryset._collation)
+    """Whether ``queryset.count()`` counts every document of its collection: no filter, hint
+    or collation, and not emptied by ``none()``, ``limit(0)`` or an empty slice (for which
+    mongoengine answers 0 without asking, or building the filter)."""
+    return (not queryset._none and not queryset._empty and queryset._limit != 0
+            and queryset._hint in (-1, None) and not queryset._collation
+            and not queryset._query)
+
+
+def count_whole_collection(queryset: QuerySet, by_metadata: bool) -> int:
+    """``queryset.count()`` where :func:`counts_whole_collection`: pymongo's
+    ``estimated_document_count`` (the ``count`` command) where ``by_metadata``, else its
+    ``count_documents``, sent as mongoengine sends a count: on the collection of the
+    QuerySet's cursor (its read preference and concern), the cursor dropped after."""
+    collection = queryset._cursor.collection
+    counted: int = (collection.estimated_document_count() if by_metadata
+                    else collection.count_documents({}))
+    queryset._cursor_obj = None
+    return counted
 
 
 def query_batch_size(queryset: QuerySet) -> int | None:

@@ -188,12 +188,12 @@ class ApiShape:
         """Each of ``values`` (a list field's value) as its API dict: a document of this
         class by :meth:`dump_document`, a mapping by :meth:`dump`, anything else as it is.
         Documents loaded and not built yet are written from their stored documents
-        (:meth:`dump_stored`), those read as BSON decoded in one call for them all."""
+        (:meth:`dump_stored`); when all are, read as BSON, these are decoded in one call."""
         cls = self.cls
-        sons: list[Any] = [STORED_SON(value) if type(value) is cls else None for value in values]
-        if self.from_stored is None:
-            sons = [None] * len(values)
-        elif len(values) > 1 and all(map(is_bson, sons)):  # a loaded history nothing used
+        sons: list[Any] = [None] * len(values)
+        if self.from_stored is not None:  # its documents may be loaded unbuilt
+            sons = [STORED_SON(value) if type(value) is cls else None for value in values]
+        if len(values) > 1 and all(map(is_bson, sons)):  # a loaded history nothing used
             together = decoded_together(cast(list[RawBSONDocument], sons))
             if together is not None:
                 sons = together

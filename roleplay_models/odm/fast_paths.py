@@ -611,14 +611,18 @@ class _Encoding:
         self.tokens: tuple[contextvars.Token[bool], contextvars.Token[bool] | None] | None = None
 
     def __enter__(self) -> None:
+        if self.tokens is not None:  # as a generator's: one block each
+            raise RuntimeError("this encoding's block was entered already")
         self.tokens = (_as_dicts.set(True), _items_left.set(True) if self.for_api else None)
 
     def __exit__(self, *exc_info: object) -> None:
         assert self.tokens is not None
         as_dicts, items_left = self.tokens
-        if items_left is not None:
-            _items_left.reset(items_left)
-        _as_dicts.reset(as_dicts)
+        try:
+            if items_left is not None:
+                _items_left.reset(items_left)
+        finally:
+            _as_dicts.reset(as_dicts)
 
 
 def encoding_as_dicts() -> contextlib.AbstractContextManager[None]:

@@ -145,12 +145,12 @@ class RoleplayQuerySet(me.ReadsStoredBSON, TimestampedQuerySet[D]):
 
     def count(self, with_limit_and_skip: bool = False) -> int:
         """The number of matches (``with_limit_and_skip``: within the limit, after the skip).
-        A whole collection's is counted as the server answers it sooner: mongoengine's
-        ``count`` command, which MongoDB answers from the collection's metadata, or
+        Every document's count (no filter) is asked as the server answers it sooner: by the
+        ``count`` command, which MongoDB answers from the collection's metadata, or by
         ``count_documents`` where a count reads every document (FerretDB v1)."""
-        if (not with_limit_and_skip and me.counts_whole_collection(self)
-                and not server_facts(self._collection.database.client).metadata_counts):
-            return self._collection.count_documents({})
+        if not with_limit_and_skip and me.counts_whole_collection(self):
+            facts = server_facts(self._collection.database.client)
+            return me.count_whole_collection(self, by_metadata=facts.metadata_counts)
         return super().count(with_limit_and_skip)
 
     def newest_first(self) -> Self:

@@ -34,6 +34,7 @@ from mongoengine.fields import (
     ListField,
     ObjectIdField,
     ReferenceField,
+    StringField,
 )
 
 from roleplay_models import (
@@ -1235,3 +1236,26 @@ def test_each_encoding_ends_with_its_block_even_when_the_block_fails():
                 raise RuntimeError("the block failed")
         assert encoded() == (dict, dict)
     assert encoded() == (SON, SON)
+    used = encoding_for_api()
+    with used:
+        with pytest.raises(RuntimeError, match="entered already"):
+            with used:
+                pass
+        assert encoded() == (dict, ConversationEntry)  # the first block holds on
+    assert encoded() == (SON, SON)
+
+
+class Tag(EmbeddedDocument):  # plain mongoengine: never loaded unbuilt
+    name = StringField()
+
+
+class Tagged(RoleplayDocument):
+    meta = {"collection": "tagged_fast_paths"}
+    tags = ListField(EmbeddedDocumentField(Tag))
+
+
+def test_a_list_of_plain_mongoengine_documents_is_api_json_from_their_encoding():
+    tags = [Tag(name="price"), Tag(name="timing")]
+    assert api_shape(Tagged).dump({"tags": tags})["tags"] == [{"name": "price"},
+                                                               {"name": "timing"}]
+    assert Tagged(tags=tags).to_api_dict()["tags"] == [{"name": "price"}, {"name": "timing"}]
