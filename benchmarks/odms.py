@@ -34,8 +34,9 @@ api json  CPU: from 20 fetched sessions (of 10 turns) and their scenarios, alrea
 api first CPU: the same page from the BSON of the 20 sessions, as a route makes it once: each
           library reads the sessions into its objects (this package as its QuerySets read
           them) and writes the JSON text (raw: ``bson.decode`` and the dicts' JSON).
-audit     this package only: ``rp.audit()`` of sessions of 20 turns over a raw read of them in
-          batches of the same size (``benchmarks/audit.py`` measures it at 100,000).
+audit     this package only: ``rp.audit()`` of sessions of 20 turns, with a progress callback as
+          the ``audit`` command runs it, over a raw read of them in batches of the same size
+          (``benchmarks/audit.py`` measures it at 100,000).
 
 ``--quick`` runs every row on a tenth of the sizes, with fewer repeats; ``--only ROW ...``
 runs only those rows.
@@ -679,7 +680,7 @@ class Bench:
         return self.columns(raw, package, stock, bn)
 
     def audit(self) -> dict[str, Callable[[], object]]:
-        from audit import seed_sessions
+        from audit import as_the_command_reports, seed_sessions
 
         self.db.roleplaysessions.drop()
         rp.ensure_indexes([rp.RoleplaySession])
@@ -691,7 +692,8 @@ class Bench:
                 pass
 
         def package() -> None:
-            report = rp.audit(models=[rp.RoleplaySession], batch_size=DEFAULT_BATCH_SIZE)
+            report = rp.audit(models=[rp.RoleplaySession], batch_size=DEFAULT_BATCH_SIZE,
+                              progress=as_the_command_reports)
             assert report.clean and report.models[0].documents == self.audited, report
 
         return {"raw": raw, "this package": package}

@@ -21,7 +21,7 @@ from mongoengine.errors import InvalidDocumentError, MongoEngineException
 from mongoengine.fields import EmbeddedDocumentField, ListField, ObjectIdField, ReferenceField
 from pymongo.errors import OperationFailure
 
-from .db.server import in_one_reply, server_facts
+from .db.server import count_every_document, in_one_reply, server_facts
 from .models import MODELS
 from .odm import _mongoengine as me
 from .odm import fields as model_fields
@@ -738,7 +738,9 @@ def audit(
 
     It reads in batches of ``batch_size`` (memory does not grow with the collection),
     sends no write and changes nothing. ``progress(done, total)`` is called after each
-    batch with the documents read so far and the collections' estimated size. A
+    batch with the documents read so far and the collections' size, asked only when
+    ``progress`` is given (a server that counts by reading every document, FerretDB v1,
+    reads them once more for it). A
     ``batch_size`` that is not a positive int, or a model that is not a Document class,
     is refused with a ValueError or TypeError before anything is read.
     """
@@ -751,7 +753,8 @@ def audit(
     if not chosen:
         raise ValueError("audit() needs at least one model")
     facts = server_facts(chosen[0]._get_db().client)
-    total = sum(model._get_collection().estimated_document_count() for model in chosen)
+    total = (sum(count_every_document(model._get_collection()) for model in chosen)
+             if progress is not None else 0)
     done = 0
 
     def advance(read: int) -> None:

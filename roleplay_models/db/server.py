@@ -47,8 +47,8 @@ from typing import Any, Protocol, TypeVar
 
 from pymongo.errors import OperationFailure
 
-__all__ = ("FIRST_BATCH_DOCUMENTS", "ServerFacts", "forget_server_facts", "in_one_reply",
-           "server_facts")
+__all__ = ("FIRST_BATCH_DOCUMENTS", "ServerFacts", "count_every_document", "forget_server_facts",
+           "in_one_reply", "server_facts")
 
 # the documents a find's first reply holds when no batchSize is sent (MongoDB's default)
 FIRST_BATCH_DOCUMENTS = 101
@@ -189,6 +189,16 @@ def server_facts(client: Any) -> ServerFacts:
             _facts[id(client)] = facts
             _forget_when_collected(client)
         return _facts[id(client)]
+
+
+def count_every_document(collection: Any) -> int:
+    """The number of documents in ``collection`` (a pymongo collection), asked as its server
+    answers sooner: by the ``count`` command (pymongo's ``estimated_document_count``), which
+    MongoDB answers from the collection's metadata, or by ``count_documents`` where a count
+    reads every document (FerretDB v1)."""
+    if server_facts(collection.database.client).metadata_counts:
+        return int(collection.estimated_document_count())
+    return int(collection.count_documents({}))
 
 
 def forget_server_facts(client: Any) -> None:

@@ -670,14 +670,10 @@ def counts_whole_collection(queryset: QuerySet) -> bool:
             and not queryset._query)
 
 
-def count_whole_collection(queryset: QuerySet, by_metadata: bool) -> int:
-    """``queryset.count()`` where :func:`counts_whole_collection`: pymongo's
-    ``estimated_document_count`` (the ``count`` command) where ``by_metadata``, else its
-    ``count_documents``, sent as mongoengine sends a count: on the collection of the
-    QuerySet's cursor (its read preference and concern), the cursor dropped after."""
-    collection = queryset._cursor.collection
-    counted: int = (collection.estimated_document_count() if by_metadata
-                    else collection.count_documents({}))
+def count_whole_collection(queryset: QuerySet, count: Callable[[Any], int]) -> int:
+    """``count`` of the collection of the QuerySet's cursor (its read preference and concern
+    apply), the cursor dropped after: a count sent as mongoengine's ``count()`` sends it."""
+    counted = count(queryset._cursor.collection)
     queryset._cursor_obj = None
     return counted
 

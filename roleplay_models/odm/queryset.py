@@ -10,7 +10,7 @@ from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 from mongoengine import Document, signals
 
-from ..db.server import in_one_reply, server_facts
+from ..db.server import count_every_document, in_one_reply
 from . import _mongoengine as me
 from .api import api_shape, populated_dicts
 from .fast_paths import encoding_as_dicts
@@ -149,8 +149,7 @@ class RoleplayQuerySet(me.ReadsStoredBSON, TimestampedQuerySet[D]):
         ``count`` command, which MongoDB answers from the collection's metadata, or by
         ``count_documents`` where a count reads every document (FerretDB v1)."""
         if not with_limit_and_skip and me.counts_whole_collection(self):
-            facts = server_facts(self._collection.database.client)
-            return me.count_whole_collection(self, by_metadata=facts.metadata_counts)
+            return me.count_whole_collection(self, count_every_document)
         return super().count(with_limit_and_skip)
 
     def newest_first(self) -> Self:

@@ -216,6 +216,29 @@ def test_every_planted_fault_is_reported_exactly_and_nothing_is_written(audited_
     assert snapshot() == before
 
 
+def counted(commands: list[dict]) -> list[str]:
+    """The collections whose documents ``commands`` count, each as the server answers sooner:
+    the count command (estimated_document_count) or count_documents' aggregate."""
+    every = [{"$match": {}}, {"$group": {"_id": 1, "n": {"$sum": 1}}}]
+    return sorted(c["count"] if "count" in c else c["aggregate"] for c in commands
+                  if "count" in c or c.get("pipeline") == every)
+
+
+def test_the_collections_are_counted_only_for_a_progress_report(audited_uri):
+    # a count reads every document on FerretDB v1: an audit that reports no progress
+    # does not ask for one
+    log = sent_by_this_process[0]
+    with log.recording() as quiet:
+        rp.audit()
+    shown: list[tuple[int, int]] = []
+    with log.recording() as reported:
+        report = rp.audit(progress=lambda done, total: shown.append((done, total)))
+    assert counted(quiet) == []
+    assert counted(reported) == sorted(model._get_collection_name() for model in rp.MODELS)
+    documents = sum(model.documents for model in report.models)
+    assert documents > 0 and shown[-1] == (documents, documents)
+
+
 def test_the_command_prints_the_same_findings_as_text_and_json_and_exits_1(audited_uri):
     expected = plant_faults()
     before = snapshot()
