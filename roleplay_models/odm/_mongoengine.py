@@ -61,7 +61,7 @@ __all__ = (
     "begin_building",
     "check_insertable",
     "class_name",
-    "count_whole_collection",
+    "counted_on_cursor_collection",
     "counts_whole_collection",
     "db_field_map",
     "dereference_when_loaded",
@@ -670,7 +670,7 @@ def counts_whole_collection(queryset: QuerySet) -> bool:
             and not queryset._query)
 
 
-def count_whole_collection(queryset: QuerySet, count: Callable[[Any], int]) -> int:
+def counted_on_cursor_collection(queryset: QuerySet, count: Callable[[Any], int]) -> int:
     """``count`` of the collection of the QuerySet's cursor (its read preference and concern
     apply), the cursor dropped after: a count sent as mongoengine's ``count()`` sends it."""
     counted = count(queryset._cursor.collection)

@@ -190,9 +190,9 @@ class ApiShape:
         Documents loaded and not built yet are written from their stored documents
         (:meth:`dump_stored`); when all are, read as BSON, these are decoded in one call."""
         cls = self.cls
-        sons: list[Any] = [None] * len(values)
-        if self.from_stored is not None:  # its documents may be loaded unbuilt
-            sons = [STORED_SON(value) if type(value) is cls else None for value in values]
+        # (a class without from_stored never loads its documents unbuilt)
+        sons: list[Any] = ([STORED_SON(value) if type(value) is cls else None for value in values]
+                           if self.from_stored is not None else [None] * len(values))
         if len(values) > 1 and all(map(is_bson, sons)):  # a loaded history nothing used
             together = decoded_together(cast(list[RawBSONDocument], sons))
             if together is not None:

@@ -149,7 +149,7 @@ class RoleplayQuerySet(me.ReadsStoredBSON, TimestampedQuerySet[D]):
         ``count`` command, which MongoDB answers from the collection's metadata, or by
         ``count_documents`` where a count reads every document (FerretDB v1)."""
         if not with_limit_and_skip and me.counts_whole_collection(self):
-            return me.count_whole_collection(self, count_every_document)
+            return me.counted_on_cursor_collection(self, count_every_document)
         return super().count(with_limit_and_skip)
 
     def newest_first(self) -> Self:
