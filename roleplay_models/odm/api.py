@@ -25,7 +25,7 @@ from . import fields
 from .fast_paths import STORED_SON, EmbeddedListField, FieldSlot, encoding_for_api, layout_of
 from .fields import UTCDateTimeField
 from .references import element_field, reference_id, reference_target, stored_names
-from .stored_bson import decoded, decoded_together, is_bson
+from .stored_bson import decoded, decoded_for_json, is_bson
 from .timestamps import CREATED, UPDATED
 
 __all__ = ("ApiShape", "api_shape", "iso_utc", "populated_dicts", "reference_dict",
@@ -47,6 +47,10 @@ SHOWN_AS_STORED: dict[type, type] = {
     fields.ObjectIdField: ObjectId,  # another is parsed when loaded: "AB12..." is shown "ab12..."
 }
 
+
+# the types of the values dump_stored shows as stored (kind object): any other is shown
+# from its document, built
+SCALARS = frozenset({str, int, float, bool})
 
 # each number as a time's fields are written, looked up rather than formatted: a history's
 # JSON writes a time for each of its turns
@@ -188,13 +192,14 @@ class ApiShape:
         """Each of ``values`` (a list field's value) as its API dict: a document of this
         class by :meth:`dump_document`, a mapping by :meth:`dump`, anything else as it is.
         Documents loaded and not built yet are written from their stored documents
-        (:meth:`dump_stored`); when all are, read as BSON, these are decoded in one call."""
+        (:meth:`dump_stored`); when all are, read as BSON, these are decoded in one call,
+        their times without a zone (which dump_stored writes alike, and shows no other way)."""
         cls = self.cls
         # (a class without from_stored never loads its documents unbuilt)
         sons: list[Any] = ([STORED_SON(value) if type(value) is cls else None for value in values]
                            if self.from_stored is not None else [None] * len(values))
         if len(values) > 1 and all(map(is_bson, sons)):  # a loaded history nothing used
-            together = decoded_together(cast(list[RawBSONDocument], sons))
+            together = decoded_for_json(cast(list[RawBSONDocument], sons))
             if together is not None:
                 sons = together
         shown = []
@@ -312,8 +317,10 @@ class ApiShape:
         """What :meth:`dump_document` writes of a document of this class loaded in a list
         from ``son`` and not built yet (see ``fast_paths.build_loaded``), written from
         ``son`` without building it; None where loading could show something else: a key
-        no field stores as it is, a value of another type, or a None (or a missing value)
-        that its field's default would replace."""
+        no field stores as it is, a value of another type (one shown as stored that is not a
+        string, a number or a bool: a time there could have been read without its zone, see
+        :meth:`dump_list`), or a None (or a missing value) that its field's default would
+        replace."""
         if is_bson(son):  # decoded once, as building decodes it
             son = decoded(son)
         if not son.keys() <= self.stored_keys:  # a key loading would treat apart
@@ -324,7 +331,7 @@ class ApiShape:
             if value is None:
                 if field.default is not None:
                     return None
-            elif kind is not object and type(value) is not kind:
+            elif type(value) is not kind and (kind is not object or type(value) not in SCALARS):
                 return None
             elif convert is not None:
                 value = convert(value)

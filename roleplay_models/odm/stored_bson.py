@@ -16,8 +16,9 @@ from bson import SON, ObjectId
 from bson.code import Code
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
+from bson.tz_util import utc as BSON_UTC
 
-__all__ = ("AVAILABLE", "KeptForAFew", "ReadDocument", "decoded", "decoded_together", "is_bson",
+__all__ = ("AVAILABLE", "KeptForAFew", "ReadDocument", "decoded", "decoded_for_json", "is_bson",
            "plain", "reading_codec", "son_of")
 
 K = TypeVar("K")
@@ -92,20 +93,35 @@ def decoded(document: RawBSONDocument) -> dict[str, Any]:
     return found
 
 
-def decoded_together(documents: list[RawBSONDocument]) -> list[dict[str, Any]] | None:
+def decoded_for_json(documents: list[RawBSONDocument]) -> list[dict[str, Any]] | None:
     """``[decoded(d) for d in documents]`` in one call, for documents read with the same
-    codec options (the turns of one reply); None where their options differ."""
+    codec options (the turns of one reply; None where their options differ), except that
+    each time is decoded without a zone (in UTC), which pymongo does in half the time: for
+    values only written as JSON, where a time is written alike either way
+    (``api.iso_utc``), and no time is shown as it is."""
     options = _options_of(documents[0], type(documents[0]))
     if any(_options_of(document, type(document)) is not options for document in documents):
         return None
     found: list[dict[str, Any]] = bson.decode_all(
-        b"".join([document.raw for document in documents]), _as_dicts(options))
+        b"".join([document.raw for document in documents]), _as_naive_dicts(options))
     return found
 
 
 # the codec options a document was read with -> the same decoding to dicts
 _as_dicts: KeptForAFew[CodecOptions[Any], CodecOptions[Any]] = KeptForAFew(
     lambda options: options.with_options(document_class=dict))
+
+
+def _without_zones(options: CodecOptions[Any]) -> CodecOptions[Any]:
+    # a time read in UTC is the same instant without its zone; moving one to another zone
+    # (tzinfo) can fail near the ends of the range, so those options are kept, to fail alike
+    if options.tzinfo in (None, BSON_UTC, datetime.timezone.utc):
+        return options.with_options(document_class=dict, tz_aware=False, tzinfo=None)
+    return options.with_options(document_class=dict)
+
+
+# ... with times without a zone, where that gives the same instants
+_as_naive_dicts: KeptForAFew[CodecOptions[Any], CodecOptions[Any]] = KeptForAFew(_without_zones)
 
 
 # types a value decoded from BSON may have that are not a RawBSONDocument
