@@ -29,6 +29,7 @@ from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from functools import partialmethod
 from itertools import repeat
+from types import MemberDescriptorType
 from typing import Any, cast
 
 import mongoengine
@@ -244,6 +245,13 @@ _SHAPES: dict[str, Callable[[], bool]] = {
                  and getattr(_SeamProbe, "_db_field_map", None) == {"value": "v"}
                  and getattr(_SeamProbe, "_reverse_db_field_map", None) == {"v": "value"}
                  and getattr(_SeamProbe, "_dynamic", None) is False),
+    "BaseDocument's slots _initialised, _created, _data, _dynamic_fields and "
+    "_changed_fields, and EmbeddedDocument's _instance":
+        lambda: all(isinstance(inspect.getattr_static(cls, name, None), MemberDescriptorType)
+                    for cls, names in ((BaseDocument, ("_initialised", "_created", "_data",
+                                                       "_dynamic_fields", "_changed_fields")),
+                                       (EmbeddedDocument, ("_instance",)))
+                    for name in names),
     "a built document's _initialised, _dynamic_fields, _instance and _data":
         lambda: (_probe is not None and getattr(_probe, "_initialised", None) is True
                  and isinstance(getattr(_probe, "_dynamic_fields", None), SON)
@@ -448,24 +456,38 @@ def take_built_state(document: Any, built: Any) -> None:
     setter(document, "_data", getter(built, "_data"))
 
 
+def _slot_setter(cls: type, name: str) -> Callable[[Any, Any], None]:
+    # what object.__setattr__ ends in for slot ``name`` of ``cls``, called straight: in half
+    # its time, for each document built (a turn among them); see _SHAPES
+    slot = cls.__dict__.get(name)
+    return cast(Callable[[Any, Any], None], getattr(slot, "__set__", None))
+
+
+_SET_INITIALISED = _slot_setter(BaseDocument, "_initialised")
+_SET_CREATED = _slot_setter(BaseDocument, "_created")
+_SET_DATA = _slot_setter(BaseDocument, "_data")
+_SET_DYNAMIC_FIELDS = _slot_setter(BaseDocument, "_dynamic_fields")
+_SET_CHANGED_FIELDS = _slot_setter(BaseDocument, "_changed_fields")
+_SET_INSTANCE = _slot_setter(EmbeddedDocument, "_instance")
+
+
 def begin_building(document: Any) -> None:
-    """The state ``BaseDocument.__init__`` gives a document before it sets any field."""
-    setter = object.__setattr__  # what BaseDocument.__setattr__ ends in while building
-    setter(document, "_initialised", False)
-    setter(document, "_created", True)
-    setter(document, "_data", {})
-    setter(document, "_dynamic_fields", NO_DYNAMIC_FIELDS)
+    """The state ``BaseDocument.__init__`` gives a document before it sets any field (what
+    BaseDocument.__setattr__ ends in while building)."""
+    _SET_INITIALISED(document, False)
+    _SET_CREATED(document, True)
+    _SET_DATA(document, {})
+    _SET_DYNAMIC_FIELDS(document, NO_DYNAMIC_FIELDS)
 
 
 def finish_building(document: Any, created: bool, embedded: bool) -> None:
     """The state ``BaseDocument.__init__`` (and ``EmbeddedDocument.__init__`` for an
     embedded one) leaves a document in once its fields are set."""
-    setter = object.__setattr__
-    setter(document, "_initialised", True)
-    setter(document, "_created", created)
+    _SET_INITIALISED(document, True)
+    _SET_CREATED(document, created)
     if embedded:
-        setter(document, "_instance", None)
-        setter(document, "_changed_fields", [])
+        _SET_INSTANCE(document, None)
+        _SET_CHANGED_FIELDS(document, [])
 
 
 # -- documents, for odm/document.py --------------------------------------------------------

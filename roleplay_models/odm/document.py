@@ -15,7 +15,13 @@ from mongoengine.fields import EmbeddedDocumentField
 from . import _mongoengine as me
 from . import fast_paths, stored_bson
 from .api import api_shape, shown_from_fields
-from .fast_paths import add_unknown_keys, hands_on_encoding, layout_of, takes_fast_paths
+from .fast_paths import (
+    HOLDS_NO_DOCUMENT,
+    add_unknown_keys,
+    hands_on_encoding,
+    layout_of,
+    takes_fast_paths,
+)
 from .fields import loading_from_database
 from .limits import check_document_size, encoded_within_limits
 from .queryset import RoleplayQuerySet
@@ -206,7 +212,7 @@ def _forget_embedded_changes(value: Any) -> None:
     elif not isinstance(value, (list, tuple)):
         return
     for item in value:
-        if isinstance(item, MAY_HOLD_EMBEDDED):
+        if type(item) not in HOLDS_NO_DOCUMENT and isinstance(item, MAY_HOLD_EMBEDDED):
             _forget_embedded_changes(item)
 
 

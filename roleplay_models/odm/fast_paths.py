@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import datetime
 import re
 import threading
 import weakref
@@ -102,6 +103,8 @@ ACCEPTS_EVERY = ((ObjectIdField.validate, ObjectId), (StrictBooleanField.validat
 TAKES_CLEAN = (EmbeddedDocumentField, GenericEmbeddedDocumentField)
 # values BaseField.__set__ points at the document they are set on
 HOLDS_PARENT = (EmbeddedDocument, list, tuple)
+# types of the usual values, which hold no embedded document: answered without isinstance()
+HOLDS_NO_DOCUMENT = frozenset({str, int, float, bool, type(None), datetime.datetime, ObjectId})
 # values in which mongoengine's dereferencing looks for references
 MIGHT_REFERENCE = (DBRef, dict, list, tuple)
 OPTIONS = me.INIT_OPTIONS
@@ -151,10 +154,10 @@ class FieldSlot:
         field = self.field
         if stored is None and not field.null and field.default is not None:
             stored = field.default() if callable(field.default) else field.default
-        if isinstance(stored, HOLDS_PARENT):
-            self.field.__set__(document, value)
-        else:
+        if type(stored) in HOLDS_NO_DOCUMENT or not isinstance(stored, HOLDS_PARENT):
             document._data[self.name] = stored
+        else:
+            self.field.__set__(document, value)
 
     def value_check(self) -> tuple[Callable[[Any], Any], type]:
         """What :func:`validate` runs on a value of this field that is not None, as the

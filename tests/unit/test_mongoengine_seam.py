@@ -103,6 +103,9 @@ def test_a_mongoengine_outside_the_tested_range_is_refused_at_import(tmp_path, v
      "BaseDocument._from_son(son, _auto_dereference, created)"),
     ("from mongoengine.queryset import transform\ndel transform.update",
      "mongoengine.queryset.transform.update(_doc_cls, **update)"),
+    ("from mongoengine.base import BaseDocument\n"
+     "BaseDocument._created = property(lambda self: True)",
+     "BaseDocument's slots _initialised, _created, _data, _dynamic_fields and _changed_fields"),
 ])
 def test_a_changed_internal_is_refused_at_import_naming_it(tmp_path, patch, piece):
     result = import_with(tmp_path, patch)
