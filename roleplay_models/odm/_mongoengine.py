@@ -191,6 +191,12 @@ def _probe_instance() -> Any:
 
 _probe = _probe_instance()
 
+# BaseDocument's slots of a document's state, and EmbeddedDocument's
+_STATE_SLOTS = {**{name: inspect.getattr_static(BaseDocument, name, None) for name in (
+    "_initialised", "_created", "_data", "_dynamic_fields", "_changed_fields")},
+    "_instance": inspect.getattr_static(EmbeddedDocument, "_instance", None)}
+
+
 # what is used -> whether it is there, as used
 _SHAPES: dict[str, Callable[[], bool]] = {
     "mongoengine.base.common.UPDATE_OPERATORS (a set of update operator names)":
@@ -247,11 +253,7 @@ _SHAPES: dict[str, Callable[[], bool]] = {
                  and getattr(_SeamProbe, "_dynamic", None) is False),
     "BaseDocument's slots _initialised, _created, _data, _dynamic_fields and "
     "_changed_fields, and EmbeddedDocument's _instance":
-        lambda: all(isinstance(inspect.getattr_static(cls, name, None), MemberDescriptorType)
-                    for cls, names in ((BaseDocument, ("_initialised", "_created", "_data",
-                                                       "_dynamic_fields", "_changed_fields")),
-                                       (EmbeddedDocument, ("_instance",)))
-                    for name in names),
+        lambda: all(isinstance(slot, MemberDescriptorType) for slot in _STATE_SLOTS.values()),
     "a built document's _initialised, _dynamic_fields, _instance and _data":
         lambda: (_probe is not None and getattr(_probe, "_initialised", None) is True
                  and isinstance(getattr(_probe, "_dynamic_fields", None), SON)
@@ -456,19 +458,27 @@ def take_built_state(document: Any, built: Any) -> None:
     setter(document, "_data", getter(built, "_data"))
 
 
-def _slot_setter(cls: type, name: str) -> Callable[[Any, Any], None]:
-    # what object.__setattr__ ends in for slot ``name`` of ``cls``, called straight: in half
-    # its time, for each document built (a turn among them); see _SHAPES
-    slot = cls.__dict__.get(name)
-    return cast(Callable[[Any, Any], None], getattr(slot, "__set__", None))
+def _slot_setter(name: str) -> Callable[[Any, Any], None]:
+    # what object.__setattr__ ends in for the slot, called straight: in half its time, for
+    # each document built (a turn among them)
+    return cast(Callable[[Any, Any], None], getattr(_STATE_SLOTS[name], "__set__", None))
 
 
-_SET_INITIALISED = _slot_setter(BaseDocument, "_initialised")
-_SET_CREATED = _slot_setter(BaseDocument, "_created")
-_SET_DATA = _slot_setter(BaseDocument, "_data")
-_SET_DYNAMIC_FIELDS = _slot_setter(BaseDocument, "_dynamic_fields")
-_SET_CHANGED_FIELDS = _slot_setter(BaseDocument, "_changed_fields")
-_SET_INSTANCE = _slot_setter(EmbeddedDocument, "_instance")
+_SET_INITIALISED = _slot_setter("_initialised")
+_SET_CREATED = _slot_setter("_created")
+_SET_DATA = _slot_setter("_data")
+_SET_DYNAMIC_FIELDS = _slot_setter("_dynamic_fields")
+_SET_CHANGED_FIELDS = _slot_setter("_changed_fields")
+_SET_INSTANCE = _slot_setter("_instance")
+
+
+def keeps_state_slots(cls: type) -> bool:
+    """True when ``cls`` leaves the slots of a document's state as mongoengine defines them
+    (no class between redefines one): :func:`begin_building` and :func:`finish_building`
+    set a document's state through them."""
+    return all(inspect.getattr_static(cls, name, None) is slot
+               for name, slot in _STATE_SLOTS.items()
+               if name != "_instance" or issubclass(cls, EmbeddedDocument))
 
 
 def begin_building(document: Any) -> None:

@@ -260,7 +260,8 @@ def _decoded_whole_when(lazy: list[FieldSlot]) -> tuple[re.Pattern[bytes], ...]:
 
 
 def _work_out_layout(cls: Any) -> ClassLayout | None:
-    if (not me.keeps_plain_data(cls) or cls._meta.get("strict", True) is not False
+    if (not me.keeps_plain_data(cls) or not me.keeps_state_slots(cls)
+            or cls._meta.get("strict", True) is not False
             or cls._meta.get("allow_inheritance") or cls._meta.get("abstract")
             or cls.__setattr__ is not BaseDocument.__setattr__
             or any(isinstance(field, FileField) for field in cls._fields.values())):

@@ -114,8 +114,9 @@ _as_dicts: KeptForAFew[CodecOptions[Any], CodecOptions[Any]] = KeptForAFew(
 
 def _without_zones(options: CodecOptions[Any]) -> CodecOptions[Any]:
     # a time read in UTC is the same instant without its zone; moving one to another zone
-    # (tzinfo) can fail near the ends of the range, so those options are kept, to fail alike
-    if options.tzinfo in (None, BSON_UTC, datetime.timezone.utc):
+    # (tzinfo) can fail near the ends of the range, and a type codec may decode a time into
+    # anything: those options are kept, to decode alike
+    if options.tzinfo in (None, BSON_UTC, datetime.timezone.utc) and not options.type_registry.codecs:
         return options.with_options(document_class=dict, tz_aware=False, tzinfo=None)
     return options.with_options(document_class=dict)
 

@@ -20,7 +20,7 @@ import bson
 import pytest
 from bson import SON, DBRef, ObjectId
 from bson.code import Code
-from bson.codec_options import CodecOptions
+from bson.codec_options import CodecOptions, TypeDecoder, TypeRegistry
 from bson.int64 import Int64
 from bson.raw_bson import RawBSONDocument
 from hypothesis import assume, given, settings
@@ -572,6 +572,23 @@ def test_the_models_and_their_embedded_documents_take_the_fast_paths():
     assert not layout_of(RoleplaySession).plain
 
 
+class NotedEntry(RoleplayEmbeddedDocument):
+    _created = False  # a class attribute hiding mongoengine's slot
+    text = TextField()
+
+
+class ReslottedEntry(RoleplayEmbeddedDocument):
+    __slots__ = ("_instance",)  # a slot of its own hiding mongoengine's
+    text = TextField()
+
+
+@pytest.mark.parametrize("cls", [NotedEntry, ReslottedEntry])
+def test_a_class_redefining_a_slot_of_a_documents_state_is_built_by_mongoengine(cls):
+    assert layout_of(cls) is None
+    built = cls(text="a")
+    assert (built._created, built._instance, built.text) == (True, None, "a")
+
+
 def test_a_default_changed_after_the_first_document_is_used(monkeypatch):
     ConversationEntry(role="user", text="t")  # the class's layout is worked out
     fixed = datetime.datetime(2024, 5, 1, 12, tzinfo=datetime.timezone.utc)
@@ -911,6 +928,23 @@ def test_turns_read_in_another_zone_are_decoded_for_json_in_it():
     turns = bson.decode(bson.encode(stored), options)["conversation_history"]
     assert decoded_for_json(turns) == [decoded(turn) for turn in turns]
     assert decoded_for_json(turns)[0]["timestamp"].tzinfo is zone
+
+
+class TimeAsText(TypeDecoder):
+    bson_type = datetime.datetime
+
+    def transform_bson(self, value: Any) -> Any:
+        return value.isoformat()
+
+
+def test_turns_read_with_a_type_codec_are_decoded_for_json_as_read():
+    # a codec may decode a time into anything: the times keep their zone for it
+    stored = stored_session([{"role": "user", "text": "a"}, {"role": "assistant", "text": "b"}],
+                            [])
+    options = READ_AS_BSON.with_options(type_registry=TypeRegistry([TimeAsText()]))
+    turns = bson.decode(bson.encode(stored), options)["conversation_history"]
+    assert decoded_for_json(turns) == [decoded(turn) for turn in turns]
+    assert decoded_for_json(turns)[0]["timestamp"] == "2024-05-01T12:01:00+00:00"
 
 
 @pytest.mark.parametrize("text", [datetime.datetime(2024, 5, 1, 12, 2),
