@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from types import FrameType
@@ -113,6 +114,17 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
     raise _Stop
 
 
+def waited_for(process: subprocess.Popen[Any]) -> int:
+    """``process.wait()`` in short steps, so that a stop signal's handler runs within a
+    step: one that lands just before a blocking wait, or on another thread, trips only
+    Python's flag and leaves the wait blocked until the process exits."""
+    while True:
+        try:
+            return process.wait(timeout=0.25)
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def run_server(args: argparse.Namespace) -> int:
     """Start the server, print the URI to export, and run until SIGINT, SIGTERM or SIGHUP,
     then stop it and return 0; 1 if it cannot start or exits on its own. Refuses (exit 2)
@@ -136,7 +148,7 @@ def run_server(args: argparse.Namespace) -> int:
              f"{_where(server, args.memory)}; log: {server.log_path}")
         _say("Ctrl-C stops it")
         print(f"export MONGODB_URI=mongodb://127.0.0.1:{server.port}/{DATABASE}", flush=True)
-        status = server.process.wait()
+        status = waited_for(server.process)
         tail = "".join(server.log().splitlines(keepends=True)[-20:])
         return _fail(f"{server.name} exited on its own (status {status}); its log ends:\n{tail}")
     except TestServerUnavailable as err:

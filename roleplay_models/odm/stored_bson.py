@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeGuard, TypeVar, cast
 import bson
 from bson import SON, ObjectId
 from bson.code import Code
-from bson.codec_options import CodecOptions
+from bson.codec_options import CodecOptions, TypeRegistry
 from bson.raw_bson import RawBSONDocument
 from bson.tz_util import utc as BSON_UTC
 
@@ -112,11 +112,15 @@ _as_dicts: KeptForAFew[CodecOptions[Any], CodecOptions[Any]] = KeptForAFew(
     lambda options: options.with_options(document_class=dict))
 
 
+NO_TYPE_CODECS = TypeRegistry()  # (pymongo's registries compare by what they hold)
+
+
 def _without_zones(options: CodecOptions[Any]) -> CodecOptions[Any]:
     # a time read in UTC is the same instant without its zone; moving one to another zone
     # (tzinfo) can fail near the ends of the range, and a type codec may decode a time into
     # anything: those options are kept, to decode alike
-    if options.tzinfo in (None, BSON_UTC, datetime.timezone.utc) and not options.type_registry.codecs:
+    if (options.tzinfo in (None, BSON_UTC, datetime.timezone.utc)
+            and options.type_registry == NO_TYPE_CODECS):
         return options.with_options(document_class=dict, tz_aware=False, tzinfo=None)
     return options.with_options(document_class=dict)
 

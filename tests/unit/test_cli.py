@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 
 import pytest
+
+from roleplay_models.cli.server import waited_for
 
 
 def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
@@ -116,3 +121,34 @@ def test_server_on_a_port_in_use_says_so_and_starts_nothing(tmp_path):
     assert done.returncode == 1 and done.stdout == "", done.stderr
     assert f"port {port} on 127.0.0.1 is in use" in done.stderr and "--port 0" in done.stderr
     assert list(tmp_path.iterdir()) == []  # no data folder made
+
+
+class Stopped(Exception):
+    pass
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise Stopped
+
+
+def test_the_servers_wait_ends_on_a_stop_signal_taken_by_another_thread():
+    # a signal sent to the process may be taken by any thread not blocking it: its handler
+    # then runs on the main thread at the main thread's next step, which a blocking wait
+    # for the server never takes (the dev server's stop once hung that way)
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(20)"])
+    previous = signal.signal(signal.SIGUSR1, _stop)
+    # sent once the main thread waits (a thread's signal mask is its creator's: made here,
+    # before the main thread blocks the signal, it takes it)
+    sender = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGUSR1))
+    try:
+        with pytest.raises(Stopped):
+            sender.start()
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+            waited_for(child)
+        assert child.poll() is None  # stopped while the server still runs
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1})
+        signal.signal(signal.SIGUSR1, previous)
+        sender.cancel()
+        child.kill()
+        child.wait()
