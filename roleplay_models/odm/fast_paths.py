@@ -97,6 +97,17 @@ STORED_AS_GIVEN = (TextField.to_mongo,)
 # (to_python, assigned) of fields whose assigned(to_python(value)) is assigned(value)
 SAME_AS_STORED = ((TextField.to_python, TextField.assigned),
                   (UTCDateTimeField.to_python, UTCDateTimeField.assigned))
+# (to_python, assigned) of fields -> the types of the stored values their to_python gives
+# back as they are while loading (when no text is trimmed), and the types of the values it
+# gives that store() keeps as they are (a time it gives is in UTC already)
+LOADED_AS_IS: dict[tuple[Any, Any], tuple[frozenset[type], frozenset[type]]] = {
+    (TextField.to_python, TextField.assigned): (frozenset({str}), frozenset({str})),
+    (NumberField.to_python, None): (frozenset({int, float}), frozenset({int, float})),
+    (StrictBooleanField.to_python, None): (frozenset({bool}), frozenset({bool})),
+    (ObjectIdField.to_python, None): (frozenset({ObjectId}), frozenset({ObjectId})),
+    (UTCDateTimeField.to_python, UTCDateTimeField.assigned):
+        (frozenset(), frozenset({datetime.datetime})),
+}
 # validators that pass every value of exactly a type (ObjectIdField's parses str(value))
 ACCEPTS_EVERY = ((ObjectIdField.validate, ObjectId), (StrictBooleanField.validate, bool))
 # fields that BaseDocument.validate checks with its ``clean``
@@ -143,6 +154,10 @@ class FieldSlot:
     validates_alone: bool
     checks_choices: bool  # its ``validate`` checks the choices (me.checks_choices_itself)
     valid_as_is: type  # its ``validate`` passes every value of this type (NoneType: none)
+    # the types of stored values the field's to_python gives back as they are while
+    # loading, and of values it gives that store() keeps as they are (see LOADED_AS_IS)
+    loaded_as_is: frozenset[type] = frozenset()
+    kept_as_is: frozenset[type] = frozenset()
 
     def store(self, document: Any, value: Any) -> None:
         """``field.__set__(document, value)`` on a document still being built (so nothing
@@ -241,6 +256,15 @@ def _converted_when_stored(field: BaseField) -> bool:
     return _is_plain(field) and (kind.to_python, getattr(kind, "assigned", None)) in SAME_AS_STORED
 
 
+def _loaded_as_is(field: BaseField) -> tuple[frozenset[type], frozenset[type]]:
+    # FieldSlot's loaded_as_is and kept_as_is
+    kind = type(field)
+    if not _is_plain(field) or getattr(kind, "_trimmed", TextField._trimmed) is not TextField._trimmed:
+        return frozenset(), frozenset()
+    return LOADED_AS_IS.get((kind.to_python, getattr(kind, "assigned", None)),
+                            (frozenset(), frozenset()))
+
+
 def _decoded_whole_when(lazy: list[FieldSlot]) -> tuple[re.Pattern[bytes], ...]:
     """What, found in the BSON of a document whose ``lazy`` lists are read undecoded, would
     make building their documents when each is first used give another result than building
@@ -277,7 +301,8 @@ def _work_out_layout(cls: Any) -> ClassLayout | None:
                              _encoder(field),
                              None if _converted_when_stored(field) else field.to_python,
                              me.keeps_base_validate(field) and not isinstance(field, TAKES_CLEAN),
-                             me.checks_choices_itself(field), _valid_as_is(field))
+                             me.checks_choices_itself(field), _valid_as_is(field),
+                             *_loaded_as_is(field))
              for name, field in cls._fields.items()}
     stored_as = me.db_field_map(cls)
     remapped = {name for name, stored in stored_as.items() if name != stored}
@@ -406,6 +431,7 @@ def _decode_stored(cls: Any, layout: ClassLayout, son: dict[Any, Any]) -> Any | 
     me.begin_building(document)
     data = document._data
     by_stored = layout.by_stored
+    loading = is_loading()
     for slot in layout.slots.values():
         if slot.field.db_field not in son:
             slot.store(document, slot.default_value(document))
@@ -415,25 +441,31 @@ def _decode_stored(cls: Any, layout: ClassLayout, son: dict[Any, Any]) -> Any | 
             if type(key) is not str or key in layout.refused_keys:
                 return _decode(cls, layout, son, False)
             data[key] = value  # kept as stored: the class is not strict
-        elif found.name == key:
-            if value is not None:
-                try:
-                    value = found.field.to_python(value)
-                except (AttributeError, ValueError):
-                    return None
-            found.store(document, value)
+        elif found.name == key and not _load(document, found, value, loading):
+            return None
     for slot in layout.renamed:
         stored = slot.field.db_field
-        if stored in son:
-            value = son[stored]
-            if value is not None:
-                try:
-                    value = slot.field.to_python(value)
-                except (AttributeError, ValueError):
-                    return None
-            slot.store(document, value)
+        if stored in son and not _load(document, slot, son[stored], loading):
+            return None
     me.finish_building(document, False, layout.embedded)
     return document
+
+
+def _load(document: Any, slot: FieldSlot, value: Any, loading: bool) -> bool:
+    """Store the stored ``value`` of ``slot``'s field in a document being built as its
+    to_python and then store() would, skipping the steps that would keep it as it is
+    (``loading``: inside ``loading_from_database()``); False, with nothing stored, where
+    to_python refuses it."""
+    if value is not None and not (loading and type(value) in slot.loaded_as_is):
+        try:
+            value = slot.field.to_python(value)
+        except (AttributeError, ValueError):
+            return False
+    if type(value) in slot.kept_as_is:
+        document._data[slot.name] = value
+    else:
+        slot.store(document, value)
+    return True
 
 
 def is_built(document: Any) -> bool:

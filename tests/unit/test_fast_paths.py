@@ -52,7 +52,6 @@ from roleplay_models.odm.api import api_shape
 from roleplay_models.odm.document import RoleplayDocument, RoleplayEmbeddedDocument
 from roleplay_models.odm.fast_paths import (
     EmbeddedListField,
-    FieldSlot,
     encoding_as_dicts,
     encoding_for_api,
     is_built,
@@ -433,6 +432,28 @@ def test_loading_gives_what_mongoengine_gives(case, from_database):
             return cls._from_son(dict(son))
 
     both_ways(load, (cls,), values)
+
+
+class Titled(RoleplayEmbeddedDocument):
+    title = TextField(trim=True)
+    said = TextField(db_field="words", trim=True)  # a field _from_son renames
+
+
+@pytest.mark.parametrize("from_database", [True, False], ids=["loading", "given"])
+def test_a_text_is_trimmed_when_given_and_kept_as_stored_when_loaded(from_database):
+    # loading takes a stored text as it is without the field's to_python, inside
+    # loading_from_database() only
+    son = {"title": "  padded ", "words": "\ufeffsaid\t"}
+
+    def load() -> Any:
+        with loading_from_database() if from_database else contextlib.nullcontext():
+            document = Titled._from_son(dict(son))
+        return document._data["title"], document._data["said"]
+
+    fast = load()
+    with generic(Titled):
+        slow = load()
+    assert fast == slow == (("  padded ", "\ufeffsaid\t") if from_database else ("padded", "said"))
 
 
 @SAME_INPUTS
@@ -1007,21 +1028,19 @@ def test_a_session_read_as_bson_with_a_key_mongoengine_refuses_fails_as_it_does(
 
 
 def test_a_turn_whose_building_fails_midway_is_left_unbuilt(monkeypatch):
-    stored = stored_session([{"role": "user", "text": "refused"}], [])
+    stored = stored_session([{"role": "user", "text": "hello"}], [])
     session = RoleplaySession._from_son(read_as_bson(stored))
     turn = session._data["conversation_history"][0]
-    to_python = TextField.to_python
+    to_python = UTCDateTimeField.to_python
 
-    def refusing(field: Any, value: Any) -> Any:  # a failure after building has begun
-        if value == "refused":
-            raise ValueError("refused")
-        return to_python(field, value)
+    def refusing(field: Any, value: Any) -> Any:  # the time, stored after the role and text
+        raise ValueError("refused")
 
-    monkeypatch.setattr(TextField, "to_python", refusing)
+    monkeypatch.setattr(UTCDateTimeField, "to_python", refusing)
     first, again = (outcome(lambda: turn.text) for _ in range(2))
     assert first[0] == again[0] == "InvalidDocumentError" and not is_built(turn)
-    monkeypatch.setattr(TextField, "to_python", to_python)
-    assert turn.text == "refused" and turn.role == "user" and is_built(turn)
+    monkeypatch.setattr(UTCDateTimeField, "to_python", to_python)
+    assert turn.text == "hello" and turn.role == "user" and is_built(turn)
 
 
 @pytest.mark.parametrize("read", [dict, read_as_bson], ids=["dict", "bson"])
@@ -1033,15 +1052,15 @@ def test_a_turn_read_by_another_thread_while_it_is_being_built_is_never_half_bui
     turn = session._data["conversation_history"][0]
     expected = stored["conversation_history"][0]
     paused, resume = threading.Event(), threading.Event()
-    store = FieldSlot.store
+    to_python = UTCDateTimeField.to_python
 
-    def pausing(slot: Any, document: Any, value: Any) -> None:  # the builder stops midway
-        store(slot, document, value)
-        if slot.name == "text" and threading.current_thread() is builder:
+    def pausing(field: Any, value: Any) -> Any:  # the builder stops midway, at the time
+        if threading.current_thread() is builder:
             paused.set()
             resume.wait(10)
+        return to_python(field, value)
 
-    monkeypatch.setattr(FieldSlot, "store", pausing)
+    monkeypatch.setattr(UTCDateTimeField, "to_python", pausing)
     builder = threading.Thread(target=lambda: turn.role)
     builder.start()
     assert paused.wait(10)
