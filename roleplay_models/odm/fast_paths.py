@@ -251,18 +251,29 @@ def _valid_as_is(field: BaseField) -> type:
     return type(None)
 
 
-def _converted_when_stored(field: BaseField) -> bool:
+def _conversions(field: BaseField) -> tuple[Any, Any] | None:
+    """The (to_python, assigned) pair of a plain field's class, by which SAME_AS_STORED and
+    LOADED_AS_IS know what it does; None for a class that changes what they call (its own
+    ``_trimmed`` or ``_as_utc``), or a field that is not plain. Worked out with its class's
+    layout: a program that patches these methods later is not seen."""
     kind = type(field)
-    return _is_plain(field) and (kind.to_python, getattr(kind, "assigned", None)) in SAME_AS_STORED
+    if (not _is_plain(field)
+            or getattr(kind, "_trimmed", TextField._trimmed) is not TextField._trimmed
+            or getattr(kind, "_as_utc", UTCDateTimeField._as_utc) is not UTCDateTimeField._as_utc):
+        return None
+    return kind.to_python, getattr(kind, "assigned", None)
+
+
+def _converted_when_stored(field: BaseField) -> bool:
+    return _conversions(field) in SAME_AS_STORED
 
 
 def _loaded_as_is(field: BaseField) -> tuple[frozenset[type], frozenset[type]]:
     # FieldSlot's loaded_as_is and kept_as_is
-    kind = type(field)
-    if not _is_plain(field) or getattr(kind, "_trimmed", TextField._trimmed) is not TextField._trimmed:
+    conversions = _conversions(field)
+    if conversions is None:
         return frozenset(), frozenset()
-    return LOADED_AS_IS.get((kind.to_python, getattr(kind, "assigned", None)),
-                            (frozenset(), frozenset()))
+    return LOADED_AS_IS.get(conversions, (frozenset(), frozenset()))
 
 
 def _decoded_whole_when(lazy: list[FieldSlot]) -> tuple[re.Pattern[bytes], ...]:

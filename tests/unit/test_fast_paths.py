@@ -456,6 +456,38 @@ def test_a_text_is_trimmed_when_given_and_kept_as_stored_when_loaded(from_databa
     assert fast == slow == (("  padded ", "\ufeffsaid\t") if from_database else ("padded", "said"))
 
 
+class Shifted(UTCDateTimeField):
+    """A time field whose class converts in its own way (applied twice, it shifts twice)."""
+
+    @staticmethod
+    def _as_utc(value: Any) -> Any:
+        if isinstance(value, datetime.datetime):
+            return value + datetime.timedelta(hours=1)
+        return value
+
+
+class Shifting(RoleplayEmbeddedDocument):
+    when = Shifted()
+
+
+@pytest.mark.parametrize("how", ["built", "loaded"])
+def test_a_field_class_converting_in_its_own_way_converts_as_mongoengine_does(how):
+    # the fast paths skip a conversion that would give the value back only for the classes
+    # whose conversions they know
+    given = datetime.datetime(2024, 5, 1, 12)
+
+    def make() -> Any:
+        if how == "built":
+            return Shifting(when=given)._data["when"]
+        with loading_from_database():
+            return Shifting._from_son({"when": given})._data["when"]
+
+    fast = make()
+    with generic(Shifting):
+        slow = make()
+    assert fast == slow == given + datetime.timedelta(hours=2)
+
+
 @SAME_INPUTS
 @given(st.lists(values_of(ConversationEntry), max_size=4), st.booleans())
 def test_a_session_loads_and_encodes_its_turns_as_mongoengine_does(turns, read_history):
