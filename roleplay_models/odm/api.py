@@ -12,16 +12,17 @@ from __future__ import annotations
 import datetime
 import functools
 from collections.abc import Callable, Collection, Hashable, Iterable, Mapping
-from typing import Any, NamedTuple, cast
+from types import NoneType
+from typing import Any, cast
 
 from bson import ObjectId
-from bson.raw_bson import RawBSONDocument
 from bson.tz_util import utc as BSON_UTC
 from mongoengine import Document
 from mongoengine.base import BaseDocument
 from mongoengine.fields import EmbeddedDocumentField, ListField, ObjectIdField, ReferenceField
 
 from . import fields
+from .api_writers import FieldsWriter, StoredStep, StoredWriter, WrittenField, fields_writer, stored_writer
 from .fast_paths import STORED_SON, EmbeddedListField, FieldSlot, encoding_for_api, layout_of
 from .fields import UTCDateTimeField
 from .references import element_field, reference_id, reference_target, stored_names
@@ -100,15 +101,6 @@ CONVERTED_AS: dict[Callable[[Any], Any] | None, Callable[[Any], Any]] = {
     _id_string: str, _datetime: iso_utc}
 
 
-class FieldStep(NamedTuple):
-    """A step of a Document class's fields (see ApiShape.dump_fields)."""
-
-    step: Step
-    slot: FieldSlot
-    encode: Callable[[Any], Any] | None  # for a value that is not None (None: as it is)
-    reference: str | None  # the reference attribute it shows, if it is one
-
-
 class ApiShape:
     """How one Document or EmbeddedDocument class is written as API JSON, compiled once."""
 
@@ -142,33 +134,45 @@ class ApiShape:
         # the public steps, each with its field, for dump_document
         layout = layout_of(cls)
         self.by_field: list[tuple[Step, FieldSlot]] | None = None
-        # for a Document class whose layout encodes, for dump_fields: every step (then the
-        # public ones) with its field, what encodes a value that is not None as the encoding
-        # for the API does (None: the value as it is), and the reference it shows, if any
-        self.all_fields: list[FieldStep] | None = None
-        self.public_fields: list[FieldStep] | None = None
+        self.field_names = frozenset(cls._fields)
+        # for a Document class whose layout encodes, for dump_fields: how every field (then
+        # every public one) is written from its value, and the functions that write them all
+        self.all_fields: list[WrittenField] | None = None
+        self.public_fields: list[WrittenField] | None = None
+        self.write_all: FieldsWriter | None = None
+        self.write_public: FieldsWriter | None = None
         if layout is not None and not layout.embedded and layout.encodes:
             slot_of = {slot.field.db_field: slot for slot in layout.slots.values()}
-            self.all_fields = [FieldStep(step, slot_of[step[0]], _api_encoder(slot_of[step[0]]),
-                                         self.references.get(step[0])) for step in self.steps]
+            self.all_fields = [self._written(step, slot_of[step[0]]) for step in self.steps]
             self.public_fields = [item for item in self.all_fields
-                                  if item.step[0] not in self.private]
-        self.field_names = frozenset(cls._fields)
+                                  if item.stored not in self.private]
+            self.write_all = fields_writer(self.all_fields)
+            self.write_public = fields_writer(self.public_fields)
         # and where every public field is shown as stored, the type each value must have
         # for its document to be written from what was stored, not built (dump_stored)
         # (stored name, output key, conversion, field, type), one per public field
-        self.from_stored: list[tuple[str, str, Callable[[Any], Any] | None, Any, type]] | None = None
+        self.from_stored: list[StoredStep] | None = None
         self.stored_keys: frozenset[str] = frozenset()  # the keys its fields store as they are
+        self.write_stored: StoredWriter | None = None  # writes them (dump_stored)
         if layout is not None and layout.embedded and layout.plain and layout.encodes:
             by_stored = {slot.field.db_field: slot for slot in layout.slots.values()}
             self.by_field = [(step, by_stored[step[0]]) for step in self.public_steps]
             kinds = [SHOWN_AS_STORED.get(type(slot.field)) for _, slot in self.by_field]
             if None not in kinds:
-                self.from_stored = [(stored, key, CONVERTED_AS.get(convert, convert),
-                                     slot.field, cast(type, kind))
+                self.from_stored = [StoredStep(stored, key, CONVERTED_AS.get(convert, convert),
+                                               slot.field, cast(type, kind))
                                     for ((stored, key, convert, _), slot), kind
                                     in zip(self.by_field, kinds, strict=True)]
                 self.stored_keys = frozenset(layout.by_stored)
+                self.write_stored = stored_writer(self.from_stored, self.stored_keys, SCALARS)
+
+    def _written(self, step: Step, slot: FieldSlot) -> WrittenField:
+        stored, key, convert, missing = step
+        # the encoding leaves a missing value's key out, and then adds an unmodelled key of
+        # that name if the document holds one
+        return WrittenField(slot.name, stored, key, convert, missing, _api_encoder(slot),
+                            slot.field, stored not in self.field_names,
+                            self.references.get(stored))
 
     @staticmethod
     def _embedded(cls: type[BaseDocument], many: bool) -> Callable[[Any], Any]:
@@ -191,25 +195,33 @@ class ApiShape:
     def dump_list(self, values: list[Any]) -> list[Any]:
         """Each of ``values`` (a list field's value) as its API dict: a document of this
         class by :meth:`dump_document`, a mapping by :meth:`dump`, anything else as it is.
-        Documents loaded and not built yet are written from their stored documents
-        (:meth:`dump_stored`); when all are, read as BSON, these are decoded in one call,
-        their times without a zone (which dump_stored writes alike, and shows no other way)."""
+        Where all are documents of this class loaded and not built yet, they are written
+        from their stored documents (:meth:`_stored_rows`)."""
+        rows = self._stored_rows(values)
+        if rows is None:
+            rows = [None] * len(values)
         cls = self.cls
-        # (a class without from_stored never loads its documents unbuilt)
-        sons: list[Any] = ([STORED_SON(value) if type(value) is cls else None for value in values]
-                           if self.from_stored is not None else [None] * len(values))
-        if len(values) > 1 and all(map(is_bson, sons)):  # a loaded history nothing used
-            together = decoded_for_json(cast(list[RawBSONDocument], sons))
+        return [row if row is not None
+                else self.dump_document(value) if type(value) is cls
+                else self.dump(value) if isinstance(value, Mapping) else value
+                for value, row in zip(values, rows, strict=True)]
+
+    def _stored_rows(self, values: list[Any]) -> list[dict[str, Any] | None] | None:
+        # what dump_stored writes of each of values, all documents of this class loaded
+        # and not built yet; when all were read as BSON, they are decoded in one call, their
+        # times without a zone (which dump_stored writes alike, and shows no other way)
+        write = self.write_stored
+        if write is None or not values or set(map(type, values)) != {self.cls}:
+            return None
+        sons = list(map(STORED_SON, values))
+        kinds = set(map(type, sons))
+        if kinds == {dict}:
+            return list(map(write, sons))
+        if len(sons) > 1 and NoneType not in kinds and all(map(is_bson, sons)):
+            together = decoded_for_json(sons)
             if together is not None:
-                sons = together
-        shown = []
-        for value, son in zip(values, sons, strict=True):
-            item = None if son is None else self.dump_stored(son)
-            if item is None:
-                item = (self.dump_document(value) if type(value) is cls
-                        else self.dump(value) if isinstance(value, Mapping) else value)
-            shown.append(item)
-        return shown
+                return list(map(write, together))
+        return None
 
     def dump(
         self,
@@ -245,46 +257,29 @@ class ApiShape:
         with encoding_for_api():  # read by the embedded shapes, as by the encoding
             try:
                 return self._write_fields(
-                    document, self.all_fields if private else self.public_fields, populate)
+                    document, self.write_all if private else self.write_public, populate)
             except Exception:  # to_mongo() raises it (or the error it would raise first)
                 return None
 
-    def _write_fields(self, document: Any, steps: list[FieldStep] | None,
+    def _write_fields(self, document: Any, write: FieldsWriter | None,
                       populate: Collection[str]) -> dict[str, Any] | None:
-        # inside encoding_for_api()
+        # inside encoding_for_api(); None where the document's class is not this one or its
+        # to_mongo() is not shown_from_fields
         cls = type(document)
         to_mongo = cls.to_mongo
-        if (steps is None or cls is not self.cls or layout_of(cls) is None
+        if (write is None or cls is not self.cls or layout_of(cls) is None
                 or getattr(to_mongo, "shown_from_fields", None) is not to_mongo):
             return None
-        left_out_when_empty = document._minimized_fields()
-        data = document._data
-        out: dict[str, Any] = {}
-        for (stored, key, convert, missing), slot, encode, reference in steps:
-            given = value = data.get(slot.name)
-            if value is not None and encode is not None:
-                value = encode(value)
-            if value is None and (stored == "_id" or not slot.field.null):
-                # the encoding leaves the key out, and then adds an unmodelled key of
-                # that name if the document holds one
-                value = missing if stored in self.field_names else data.get(stored, missing)
-            if slot.name in left_out_when_empty and not value:
-                value = missing
-            if value is not None and reference is not None:
-                out[key] = self._reference(value, self.shown_references(
-                    given, reference) if reference in populate else {})
-            else:
-                out[key] = value if value is None or convert is None else convert(value)
-        return out
+        return write(self, document._data, document._minimized_fields(), populate)
 
     def shown_references(self, value: Any, name: str) -> dict[ObjectId, dict[str, Any]]:
         """The small API dicts of the Documents among ``value`` (the value of reference
         ``name``, or a list of them), by id; inside ``fast_paths.encoding_for_api()``."""
-        shape, steps, only = _reference_shape(self.cls, name)
+        shape, write, only = _reference_shape(self.cls, name)
         found = {}
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, Document):
-                shown = shape._write_fields(item, steps, ())
+                shown = shape._write_fields(item, write, ())
                 found[item.pk] = shape.dump(item.to_mongo(), only=only) if shown is None else shown
         return found
 
@@ -321,22 +316,11 @@ class ApiShape:
         string, a number or a bool: a time there could have been read without its zone, see
         :meth:`dump_list`), or a None (or a missing value) that its field's default would
         replace."""
+        if self.write_stored is None:
+            return None
         if is_bson(son):  # decoded once, as building decodes it
             son = decoded(son)
-        if not son.keys() <= self.stored_keys:  # a key loading would treat apart
-            return None
-        out: dict[str, Any] = {}
-        for stored, key, convert, field, kind in self.from_stored or ():
-            value = son.get(stored)
-            if value is None:
-                if field.default is not None:
-                    return None
-            elif type(value) is not kind and (kind is not object or type(value) not in SCALARS):
-                return None
-            elif convert is not None:
-                value = convert(value)
-            out[key] = value
-        return out
+        return self.write_stored(son)
 
     @staticmethod
     def _reference(value: Any, found: Mapping[ObjectId, dict[str, Any]]) -> Any:
@@ -367,20 +351,20 @@ def shown_from_fields(method: Any) -> Any:
 
 @functools.cache
 def _reference_steps(cls: Hashable, name: str
-                     ) -> tuple[ApiShape, list[FieldStep] | None, tuple[str, ...]]:
+                     ) -> tuple[ApiShape, FieldsWriter | None, tuple[str, ...]]:
     target = reference_target(cast(Any, cls), name)
     only = tuple(stored_names(target, cast(Any, cls).api_references[name]))
     shape = api_shape(target)
     wanted = {"_id", *only}
-    steps = (None if shape.public_fields is None
-             else [item for item in shape.public_fields if item.step[0] in wanted])
-    return shape, steps, only
+    write = (None if shape.public_fields is None
+             else fields_writer([item for item in shape.public_fields if item.stored in wanted]))
+    return shape, write, only
 
 
 def _reference_shape(cls: type[BaseDocument], name: str
-                     ) -> tuple[ApiShape, list[FieldStep] | None, tuple[str, ...]]:
-    """The shape of the documents reference ``name`` of ``cls`` points at, the steps of
-    the fields its routes show, and their stored names (worked out once)."""
+                     ) -> tuple[ApiShape, FieldsWriter | None, tuple[str, ...]]:
+    """The shape of the documents reference ``name`` of ``cls`` points at, what writes the
+    fields its routes show, and their stored names (worked out once)."""
     return _reference_steps(cast(Hashable, cls), name)
 
 

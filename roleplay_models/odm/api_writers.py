@@ -1,0 +1,126 @@
+"""The functions that write one class's API dicts, each generated once from its shape's steps.
+
+A session's JSON writes a dict for every turn, and the generic loop over a class's steps costs
+twice what the same writing costs spelled out field by field. So, as ``dataclasses`` writes
+each class's ``__init__`` and cattrs each class's unstructuring function, the steps worked out
+by :class:`.api.ApiShape` are written here as the source of one function, compiled once per
+class; each does what the loop it replaces did, step for step. The objects a step uses (a
+conversion, a field, a default) are handed to the function by name, never written into its
+source; only the keys (strings) are, through ``repr()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any, NamedTuple
+
+__all__ = ("FieldsWriter", "StoredStep", "StoredWriter", "WrittenField", "fields_writer",
+           "stored_writer")
+
+# writes a stored document's API dict, or None where it cannot (see ApiShape.dump_stored)
+StoredWriter = Callable[[Mapping[str, Any]], "dict[str, Any] | None"]
+# writes a Document's API dict from (its shape, its _data, its _minimized_fields(), the
+# references to populate)
+FieldsWriter = Callable[[Any, Mapping[str, Any], Collection[str], Collection[str]],
+                        "dict[str, Any]"]
+
+
+class StoredStep(NamedTuple):
+    """How one field of a document written as stored is shown (ApiShape.from_stored)."""
+
+    stored: str
+    key: str
+    convert: Callable[[Any], Any] | None
+    field: Any
+    kind: type  # the type its value must have (object: a str, int, float or bool)
+
+
+class WrittenField(NamedTuple):
+    """How one field of a Document is written from its value (ApiShape._write_fields)."""
+
+    name: str  # the attribute
+    stored: str
+    key: str
+    convert: Callable[[Any], Any] | None  # of a value that is not None (None: as it is)
+    missing: Any  # written where the encoding leaves the key out
+    encode: Callable[[Any], Any] | None  # as the encoding for the API does (None: as it is)
+    field: Any
+    unmodelled_fallback: bool  # a missing value is looked up under the stored name
+    reference: str | None  # the reference attribute it shows, if it is one
+
+
+def _compiled(name: str, arguments: str, body: list[str], names: dict[str, Any]) -> Any:
+    source = f"def {name}({arguments}):\n" + "".join(f"    {line}\n" for line in body)
+    namespace: dict[str, Any] = {}
+    exec(compile(source, f"<roleplay_models.api_writers {name}>", "exec"), names, namespace)
+    return namespace[name]
+
+
+def _dict_display(keys: Sequence[str], values: Sequence[str]) -> str:
+    return "{" + ", ".join(f"{key!r}: {value}" for key, value in zip(keys, values, strict=True)) + "}"
+
+
+def stored_writer(steps: Sequence[StoredStep], stored_keys: Collection[str],
+                  scalars: Collection[type]) -> StoredWriter:
+    """A function of a stored document (a dict, not BSON) that writes what ApiShape.dump_stored
+    writes of it: None where a key is not among ``stored_keys``, a value's type is not its
+    step's kind (``object``: one of ``scalars``), or a value is None (or missing) where its
+    field has a default; else the dict of each step's key and its value, converted."""
+    names: dict[str, Any] = {"stored_keys": stored_keys, "scalars": scalars}
+    body = ["if not son.keys() <= stored_keys:", "    return None"]
+    for i, step in enumerate(steps):
+        names[f"field{i}"] = step.field
+        body += [f"v{i} = son.get({step.stored!r})",
+                 f"if v{i} is None:",
+                 f"    if field{i}.default is not None:",
+                 "        return None"]
+        if step.kind is object:
+            body += [f"elif type(v{i}) not in scalars:", "    return None"]
+        else:
+            names[f"kind{i}"] = step.kind
+            body += [f"elif type(v{i}) is not kind{i}:", "    return None"]
+        if step.convert is not None:
+            names[f"convert{i}"] = step.convert
+            body += ["else:", f"    v{i} = convert{i}(v{i})"]
+    body.append("return " + _dict_display([step.key for step in steps],
+                                          [f"v{i}" for i in range(len(steps))]))
+    writer: StoredWriter = _compiled("write_stored", "son", body, names)
+    return writer
+
+
+def fields_writer(steps: Sequence[WrittenField]) -> FieldsWriter:
+    """A function of (shape, data, left out when empty, populate) that writes a Document's API
+    dict from its ``_data`` as ApiShape._write_fields did field by field: each value encoded
+    as the encoding for the API encodes it, a missing one as the encoding leaves it (an id, or
+    a field that is not ``null``, then shows ``missing``, or an unmodelled key of its stored
+    name), one of ``left out`` shown as missing where empty, and a reference written by
+    ``shape._reference`` (its documents as small dicts where its name is in ``populate``)."""
+    names: dict[str, Any] = {}
+    body: list[str] = []
+    for i, step in enumerate(steps):
+        names[f"field{i}"] = step.field
+        names[f"missing{i}"] = step.missing
+        body.append(f"given = value = data.get({step.name!r})")
+        if step.encode is not None:
+            names[f"encode{i}"] = step.encode
+            body += ["if value is not None:", f"    value = encode{i}(value)"]
+        absent = "True" if step.stored == "_id" else f"not field{i}.null"
+        instead = (f"data.get({step.stored!r}, missing{i})" if step.unmodelled_fallback
+                   else f"missing{i}")
+        body += [f"if value is None and {absent}:", f"    value = {instead}",
+                 f"if {step.name!r} in left_out and not value:", f"    value = missing{i}"]
+        if step.reference is not None:
+            body += ["if value is not None:",
+                     f"    o{i} = shape._reference(value, shape.shown_references("
+                     f"given, {step.reference!r}) if {step.reference!r} in populate else {{}})",
+                     "else:", f"    o{i} = None"]
+        elif step.convert is not None:
+            names[f"convert{i}"] = step.convert
+            body.append(f"o{i} = value if value is None else convert{i}(value)")
+        else:
+            body.append(f"o{i} = value")
+    body.append("return " + _dict_display([step.key for step in steps],
+                                          [f"o{i}" for i in range(len(steps))]))
+    writer: FieldsWriter = _compiled("write_fields", "shape, data, left_out, populate", body,
+                                     names)
+    return writer
