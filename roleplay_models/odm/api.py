@@ -22,7 +22,15 @@ from mongoengine.base import BaseDocument
 from mongoengine.fields import EmbeddedDocumentField, ListField, ObjectIdField, ReferenceField
 
 from . import fields
-from .api_writers import FieldsWriter, StoredStep, StoredWriter, WrittenField, fields_writer, stored_writer
+from .api_writers import (
+    FieldsWriter,
+    StoredStep,
+    StoredWriter,
+    WrittenField,
+    dict_writer,
+    fields_writer,
+    stored_writer,
+)
 from .fast_paths import STORED_SON, EmbeddedListField, FieldSlot, encoding_for_api, layout_of
 from .fields import UTCDateTimeField
 from .references import element_field, reference_id, reference_target, stored_names
@@ -130,6 +138,11 @@ class ApiShape:
                 convert = _copy_list
             self.steps.append((stored, OUTPUT_KEYS.get(stored, stored), convert, missing))
         self.public_steps = [step for step in self.steps if step[0] not in self.private]
+        # what writes a stored document's steps (then its public ones), for dump
+        shown_references = [(OUTPUT_KEYS.get(stored, stored), name)
+                            for stored, name in self.references.items()]
+        self.write_dict_all = dict_writer(self.steps, shown_references)
+        self.write_dict_public = dict_writer(self.public_steps, shown_references)
         # for an embedded class whose documents the fast paths encode (fast_paths.encode_each):
         # the public steps, each with its field, for dump_document
         layout = layout_of(cls)
@@ -195,8 +208,12 @@ class ApiShape:
     def dump_list(self, values: list[Any]) -> list[Any]:
         """Each of ``values`` (a list field's value) as its API dict: a document of this
         class by :meth:`dump_document`, a mapping by :meth:`dump`, anything else as it is.
-        Where all are documents of this class loaded and not built yet, they are written
-        from their stored documents (:meth:`_stored_rows`)."""
+        Where all are dicts (as pymongo reads a list of them), each is written by the same
+        function; where all are documents of this class loaded and not built yet, they are
+        written from their stored documents (:meth:`_stored_rows`)."""
+        if values and set(map(type, values)) == {dict}:  # as pymongo reads them
+            write = self.write_dict_public
+            return [write(self, value, {}) for value in values]
         rows = self._stored_rows(values)
         if rows is None:
             rows = [None] * len(values)
@@ -232,10 +249,12 @@ class ApiShape:
     ) -> dict[str, Any]:
         """The API dict of one stored document (``only``: these stored names and the id;
         ``private``: with the fields the model keeps out of its JSON unless asked)."""
-        steps = self.steps if private else self.public_steps
-        if only is not None:
-            wanted = {"_id", *only}
-            steps = [step for step in steps if step[0] in wanted]
+        if only is None:
+            return (self.write_dict_all if private else self.write_dict_public)(
+                self, raw, populated or {})
+        wanted = {"_id", *only}
+        steps = [step for step in (self.steps if private else self.public_steps)
+                 if step[0] in wanted]
         out: dict[str, Any] = {}
         for stored, key, convert, missing in steps:
             value = raw.get(stored, missing)

@@ -1,10 +1,11 @@
 """The functions that write one class's API dicts, each generated once from its shape's steps.
 
-A session's JSON writes a dict for every turn, and the generic loop over a class's steps costs
-twice what the same writing costs spelled out field by field. So, as ``dataclasses`` writes
-each class's ``__init__`` and cattrs each class's unstructuring function, the steps worked out
-by :class:`.api.ApiShape` are written here as the source of one function, compiled once per
-class; each does what the loop it replaces did, step for step. The objects a step uses (a
+A session's JSON writes a dict for every turn, and a generic loop over a class's steps asks
+at every step of every document what is known once per class (is there a conversion, a
+default, a reference?). So, as ``dataclasses`` writes each class's ``__init__`` and cattrs
+each class's unstructuring function, the steps worked out by :class:`.api.ApiShape` are
+written here as the source of one function, compiled once per class, which writes the dict
+as one display; each does what the loop it replaces did, step for step. The objects a step uses (a
 conversion, a field, a default) are handed to the function by name, never written into its
 source; only the keys (strings) are, through ``repr()``.
 """
@@ -14,9 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, NamedTuple
 
-__all__ = ("FieldsWriter", "StoredStep", "StoredWriter", "WrittenField", "fields_writer",
-           "stored_writer")
+__all__ = ("DictWriter", "FieldsWriter", "StoredStep", "StoredWriter", "WrittenField",
+           "dict_writer", "fields_writer", "stored_writer")
 
+# writes the API dict of a stored document, from (its shape, the document, the populated
+# references' small dicts by attribute and id)
+DictWriter = Callable[[Any, Mapping[str, Any], Mapping[str, Any]], "dict[str, Any]"]
 # writes a stored document's API dict, or None where it cannot (see ApiShape.dump_stored)
 StoredWriter = Callable[[Mapping[str, Any]], "dict[str, Any] | None"]
 # writes a Document's API dict from (its shape, its _data, its _minimized_fields(), the
@@ -123,4 +127,31 @@ def fields_writer(steps: Sequence[WrittenField]) -> FieldsWriter:
                                           [f"o{i}" for i in range(len(steps))]))
     writer: FieldsWriter = _compiled("write_fields", "shape, data, left_out, populate", body,
                                      names)
+    return writer
+
+
+def dict_writer(steps: Sequence[tuple[str, str, Callable[[Any], Any] | None, Any]],
+                references: Sequence[tuple[str, str]]) -> DictWriter:
+    """A function of (shape, stored document, populated) that writes what ApiShape.dump wrote
+    step by step: each step's (stored name, key, conversion, missing) value, converted where
+    it is not None; then each reference's (key, attribute) value that is not None written
+    again by ``shape._reference`` from its populated dicts."""
+    names: dict[str, Any] = {}
+    body: list[str] = []
+    for i, (stored, _, convert, missing) in enumerate(steps):
+        names[f"missing{i}"] = missing
+        body.append(f"value = raw.get({stored!r}, missing{i})")
+        if convert is not None:
+            names[f"convert{i}"] = convert
+            body.append(f"o{i} = value if value is None else convert{i}(value)")
+        else:
+            body.append(f"o{i} = value")
+    body.append("out = " + _dict_display([key for _, key, _, _ in steps],
+                                         [f"o{i}" for i in range(len(steps))]))
+    for key, name in references:
+        body += [f"value = out.get({key!r})",
+                 "if value is not None:",
+                 f"    out[{key!r}] = shape._reference(value, populated.get({name!r}, {{}}))"]
+    body.append("return out")
+    writer: DictWriter = _compiled("write_dict", "shape, raw, populated", body, names)
     return writer

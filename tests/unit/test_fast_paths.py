@@ -1294,6 +1294,18 @@ def test_a_documents_missing_values_are_api_json_as_its_encoding_gives(data):
     assert fast == slow
 
 
+@pytest.mark.parametrize("private", [False, True])
+def test_api_json_of_a_stored_document_missing_keys_shows_their_fields_defaults(private):
+    # (written by the function api_writers.dict_writer generates for the class)
+    pk = ObjectId()
+    shown = api_shape(RoleplaySession).dump({"_id": pk, "session_id": "s"}, private=private)
+    assert {key: shown[key] for key in ("id", "status", "total_duration", "voice_enabled",
+                                        "conversation_history", "start_time")} == {
+        "id": str(pk), "status": "active", "total_duration": 0, "voice_enabled": False,
+        "conversation_history": [], "start_time": None}  # (a default made when built: None)
+    assert ("metadata" in shown) is private
+
+
 class Quiet(RoleplayEmbeddedDocument):
     said = TextField(default="quiet")
     words = TextField(db_field="spoken")
