@@ -78,6 +78,7 @@ __all__ = (
     "keeps_plain_data",
     "mark_dereferenced",
     "parent_if_set",
+    "list_items",
     "point_each_at_parent",
     "query_batch_size",
     "query_filter",
@@ -234,6 +235,8 @@ _SHAPES: dict[str, Callable[[], bool]] = {
                            (property, bool)),
     "BaseField.to_mongo(value)": lambda: "value" in _parameters(BaseField.to_mongo),
     "BaseList._dereferenced": lambda: getattr(BaseList, "_dereferenced", None) is False,
+    "BaseList.__iter__ only yielding the list's items again":
+        lambda: _names(BaseList.__iter__) <= {"super", "__iter__"},
     "QuerySet._query (a property)":
         lambda: isinstance(inspect.getattr_static(QuerySet, "_query", None), property),
     "QuerySet._limit (set by __init__)":
@@ -418,6 +421,12 @@ def parent_if_set(document: Any) -> Any:
         return object.__getattribute__(document, "_instance")
     except AttributeError:
         return None
+
+
+def list_items(value: list[Any]) -> Iterator[Any]:
+    """The items of a list; of a BaseList through list's own iterator, in C (BaseList's
+    ``__iter__``, in Python, only yields them again)."""
+    return list.__iter__(value) if type(value) is BaseList else iter(value)
 
 
 def point_each_at_parent(documents: list[Any], parent: Any) -> None:

@@ -7,12 +7,16 @@ each class's unstructuring function, the steps worked out by :class:`.api.ApiSha
 written here as the source of one function, compiled once per class, which writes the dict
 as one display; each does what the loop it replaces did, step for step. The objects a step uses (a
 conversion, a field, a default) are handed to the function by name, never written into its
-source; only the keys (strings) are, through ``repr()``.
+source; only the keys and names are, as the literals ``str.__repr__`` writes (a key that is
+not a string is refused when its class's shape is worked out). Each function's source is
+kept in ``linecache``, for tracebacks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+import itertools
+import linecache
+from collections.abc import Callable, Collection, Mapping, Sequence, Set
 from typing import Any, NamedTuple
 
 __all__ = ("DictWriter", "FieldsWriter", "StoredStep", "StoredWriter", "WrittenField",
@@ -53,18 +57,30 @@ class WrittenField(NamedTuple):
     reference: str | None  # the reference attribute it shows, if it is one
 
 
+_numbers = itertools.count(1)  # of the generated functions, for their file names
+
+
 def _compiled(name: str, arguments: str, body: list[str], names: dict[str, Any]) -> Any:
     source = f"def {name}({arguments}):\n" + "".join(f"    {line}\n" for line in body)
+    filename = f"<roleplay_models.api_writers {name} {next(_numbers)}>"
     namespace: dict[str, Any] = {}
-    exec(compile(source, f"<roleplay_models.api_writers {name}>", "exec"), names, namespace)
+    exec(compile(source, filename, "exec"), names, namespace)
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     return namespace[name]
 
 
+def _literal(text: str) -> str:
+    if not isinstance(text, str):
+        raise TypeError(f"an API JSON key or field name must be a str, not {text!r}")
+    return str.__repr__(text)
+
+
 def _dict_display(keys: Sequence[str], values: Sequence[str]) -> str:
-    return "{" + ", ".join(f"{key!r}: {value}" for key, value in zip(keys, values, strict=True)) + "}"
+    return "{" + ", ".join(f"{_literal(key)}: {value}"
+                           for key, value in zip(keys, values, strict=True)) + "}"
 
 
-def stored_writer(steps: Sequence[StoredStep], stored_keys: Collection[str],
+def stored_writer(steps: Sequence[StoredStep], stored_keys: Set[str],
                   scalars: Collection[type]) -> StoredWriter:
     """A function of a stored document (a dict, not BSON) that writes what ApiShape.dump_stored
     writes of it: None where a key is not among ``stored_keys``, a value's type is not its
@@ -74,7 +90,7 @@ def stored_writer(steps: Sequence[StoredStep], stored_keys: Collection[str],
     body = ["if not son.keys() <= stored_keys:", "    return None"]
     for i, step in enumerate(steps):
         names[f"field{i}"] = step.field
-        body += [f"v{i} = son.get({step.stored!r})",
+        body += [f"v{i} = son.get({_literal(step.stored)})",
                  f"if v{i} is None:",
                  f"    if field{i}.default is not None:",
                  "        return None"]
@@ -104,19 +120,21 @@ def fields_writer(steps: Sequence[WrittenField]) -> FieldsWriter:
     for i, step in enumerate(steps):
         names[f"field{i}"] = step.field
         names[f"missing{i}"] = step.missing
-        body.append(f"given = value = data.get({step.name!r})")
+        body.append(f"given = value = data.get({_literal(step.name)})")
         if step.encode is not None:
             names[f"encode{i}"] = step.encode
             body += ["if value is not None:", f"    value = encode{i}(value)"]
         absent = "True" if step.stored == "_id" else f"not field{i}.null"
-        instead = (f"data.get({step.stored!r}, missing{i})" if step.unmodelled_fallback
+        instead = (f"data.get({_literal(step.stored)}, missing{i})" if step.unmodelled_fallback
                    else f"missing{i}")
         body += [f"if value is None and {absent}:", f"    value = {instead}",
-                 f"if {step.name!r} in left_out and not value:", f"    value = missing{i}"]
+                 f"if {_literal(step.name)} in left_out and not value:",
+                 f"    value = missing{i}"]
         if step.reference is not None:
+            reference = _literal(step.reference)
             body += ["if value is not None:",
                      f"    o{i} = shape._reference(value, shape.shown_references("
-                     f"given, {step.reference!r}) if {step.reference!r} in populate else {{}})",
+                     f"given, {reference}) if {reference} in populate else {{}})",
                      "else:", f"    o{i} = None"]
         elif step.convert is not None:
             names[f"convert{i}"] = step.convert
@@ -140,7 +158,7 @@ def dict_writer(steps: Sequence[tuple[str, str, Callable[[Any], Any] | None, Any
     body: list[str] = []
     for i, (stored, _, convert, missing) in enumerate(steps):
         names[f"missing{i}"] = missing
-        body.append(f"value = raw.get({stored!r}, missing{i})")
+        body.append(f"value = raw.get({_literal(stored)}, missing{i})")
         if convert is not None:
             names[f"convert{i}"] = convert
             body.append(f"o{i} = value if value is None else convert{i}(value)")
@@ -149,9 +167,10 @@ def dict_writer(steps: Sequence[tuple[str, str, Callable[[Any], Any] | None, Any
     body.append("out = " + _dict_display([key for _, key, _, _ in steps],
                                          [f"o{i}" for i in range(len(steps))]))
     for key, name in references:
-        body += [f"value = out.get({key!r})",
+        body += [f"value = out.get({_literal(key)})",
                  "if value is not None:",
-                 f"    out[{key!r}] = shape._reference(value, populated.get({name!r}, {{}}))"]
+                 f"    out[{_literal(key)}] = shape._reference("
+                 f"value, populated.get({_literal(name)}, {{}}))"]
     body.append("return out")
     writer: DictWriter = _compiled("write_dict", "shape, raw, populated", body, names)
     return writer

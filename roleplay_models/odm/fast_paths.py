@@ -38,7 +38,7 @@ import datetime
 import re
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Mapping, MutableMapping, Set
+from collections.abc import Callable, Mapping, MutableMapping, Set
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from functools import partial
@@ -620,12 +620,6 @@ def validate(document: Any, layout: ClassLayout, clean: bool) -> bool:
     return True
 
 
-def _items(value: list[Any]) -> Iterator[Any]:
-    # the items of a list; of a mongoengine BaseList through list's own iterator, in C (its
-    # __iter__, in Python, only yields them again)
-    return list.__iter__(value) if type(value) is BaseList else iter(value)
-
-
 def validate_each(documents: list[Any], layout: ClassLayout) -> bool:
     """``all(validate(document, layout, clean=True) for document in documents)``, for
     documents all of the plain class of ``layout``: each field's checks are worked out once
@@ -634,7 +628,7 @@ def validate_each(documents: list[Any], layout: ClassLayout) -> bool:
     if not documents or type(next(iter(documents))).clean is not BaseDocument.clean:
         return all(validate(document, layout, clean=True) for document in documents)
     checks = [(slot.name, slot.field.required, *slot.value_check()) for slot in layout.ordered]
-    for document in _items(documents):
+    for document in me.list_items(documents):
         data = document._data
         for name, required, check, valid_as_is in checks:
             value = data.get(name)
@@ -743,7 +737,7 @@ def encode_each(documents: list[Any], layout: ClassLayout) -> list[dict[str, Any
     leaves_items, as_dicts = hands_on and _items_left.get(), hands_on and _as_dicts.get()
     slots, fields = layout.ordered, layout.slots
     encoded = []
-    for document in _items(documents):
+    for document in me.list_items(documents):
         data = document._data
         son = _encoded(data, layout, slots, leaves_items)
         if not as_dicts:
@@ -779,7 +773,7 @@ class EmbeddedListField(TypedField[list[E]], ListField):
         layout = layout_of(kind)
         if layout is None or not layout.plain or not isinstance(value, list):
             return None
-        return layout if all(map(is_, map(type, _items(value)), repeat(kind))) else None  # in C
+        return layout if all(map(is_, map(type, me.list_items(value)), repeat(kind))) else None  # in C
 
     def __set__(self, instance: Any, value: list[E]) -> None:  # typed: users assign lists
         # set on a document being built (from __init__'s values, or loaded): mongoengine's
@@ -829,7 +823,7 @@ class EmbeddedListField(TypedField[list[E]], ListField):
         layout = self._plain_items(value)
         if layout is None:
             return False
-        items = list(_items(value))
+        items = list(me.list_items(value))
         built = compress(items, map(is_, map(STORED_SON, items), repeat(None)))  # in C
         return not any(isinstance(item._data.get(slot.name), MIGHT_REFERENCE)
                        for item in built for slot in layout.slots.values())
@@ -843,7 +837,7 @@ class EmbeddedListField(TypedField[list[E]], ListField):
     def documents_or_encoding(self, value: Any) -> Any:
         """A new list of the documents of ``value`` where the fast paths cover them all (see
         :func:`encoding_for_api`), else ``to_mongo(value)``."""
-        return list(_items(value)) if self._plain_items(value) is not None else self.to_mongo(value)
+        return list(me.list_items(value)) if self._plain_items(value) is not None else self.to_mongo(value)
 
     def items_build_when_used(self) -> bool:
         """Whether the documents of a list loaded from the database are each built when first
@@ -854,7 +848,7 @@ class EmbeddedListField(TypedField[list[E]], ListField):
     def to_python(self, value: Any) -> Any:
         layout = self._plain_items(value)
         if layout is not None:  # documents already: mongoengine gives a new list of them
-            return list(_items(value))
+            return list(me.list_items(value))
         kind = self.field.document_type
         read_as = [issubclass(found, RawBSONDocument)
                    for found in set(map(type, value))] if isinstance(value, list) else []

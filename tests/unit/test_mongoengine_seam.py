@@ -106,6 +106,12 @@ def test_a_mongoengine_outside_the_tested_range_is_refused_at_import(tmp_path, v
     ("from mongoengine.base import BaseDocument\n"
      "BaseDocument._created = property(lambda self: True)",
      "BaseDocument's slots _initialised, _created, _data, _dynamic_fields and _changed_fields"),
+    ("from mongoengine.base import BaseList\n"
+     "def watched(self):\n"
+     "    self._mark_as_changed()\n"
+     "    yield from list.__iter__(self)\n"
+     "BaseList.__iter__ = watched",
+     "BaseList.__iter__ only yielding the list's items again"),
 ])
 def test_a_changed_internal_is_refused_at_import_naming_it(tmp_path, patch, piece):
     result = import_with(tmp_path, patch)
