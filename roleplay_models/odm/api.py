@@ -87,8 +87,11 @@ def iso_utc(value: datetime.datetime) -> str:
 def _api_encoder(slot: FieldSlot) -> Callable[[Any], Any] | None:
     # what fast_paths.encode_fields calls inside encoding_for_api() for a value of slot's
     # field that is not None, for a class whose to_mongo() hands on that encoding
-    if slot.encoder is not None and type(slot.field).to_mongo is EmbeddedListField.to_mongo:
+    kind = type(slot.field)
+    if slot.encoder is not None and kind.to_mongo is EmbeddedListField.to_mongo:
         return cast(EmbeddedListField[Any], slot.field).documents_or_encoding
+    if kind.to_mongo is UTCDateTimeField.to_mongo and kind._as_utc is UTCDateTimeField._as_utc:
+        return None  # only puts a time in UTC, and _datetime writes one in any zone as in UTC
     return slot.encoder
 
 

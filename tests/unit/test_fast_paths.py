@@ -488,6 +488,21 @@ def test_a_field_class_converting_in_its_own_way_converts_as_mongoengine_does(ho
     assert fast == slow == given + datetime.timedelta(hours=2)
 
 
+class ShiftedStamp(RoleplayDocument):
+    meta = {"collection": "shifted_stamps_fast_paths"}
+    when = Shifted()
+
+
+def test_a_field_class_converting_in_its_own_way_is_api_json_as_its_encoding_gives():
+    # the API JSON of a time skips the encoding's conversion to UTC only where it is the
+    # package's own
+    stamp = ShiftedStamp(when=datetime.datetime(2024, 5, 1, 12))
+    fast = stamp.to_api_dict()
+    with generic(ShiftedStamp):
+        slow = stamp.to_api_dict()
+    assert fast == slow  # the stored time's conversion applied once more, when encoded
+
+
 @SAME_INPUTS
 @given(st.lists(values_of(ConversationEntry), max_size=4), st.booleans())
 def test_a_session_loads_and_encodes_its_turns_as_mongoengine_does(turns, read_history):
