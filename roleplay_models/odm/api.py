@@ -85,8 +85,9 @@ def iso_utc(value: datetime.datetime) -> str:
 
 
 def _api_encoder(slot: FieldSlot) -> Callable[[Any], Any] | None:
-    # what fast_paths.encode_fields calls inside encoding_for_api() for a value of slot's
-    # field that is not None, for a class whose to_mongo() hands on that encoding
+    # what gives a value of slot's field that is not None as fast_paths.encode_fields gives
+    # it inside encoding_for_api(), for a class whose to_mongo() hands on that encoding, as
+    # far as its API JSON shows (None: as it is)
     kind = type(slot.field)
     if slot.encoder is not None and kind.to_mongo is EmbeddedListField.to_mongo:
         return cast(EmbeddedListField[Any], slot.field).documents_or_encoding
@@ -142,10 +143,10 @@ class ApiShape:
             self.steps.append((stored, OUTPUT_KEYS.get(stored, stored), convert, missing))
         self.public_steps = [step for step in self.steps if step[0] not in self.private]
         # what writes a stored document's steps (then its public ones), for dump
-        shown_references = [(OUTPUT_KEYS.get(stored, stored), name)
-                            for stored, name in self.references.items()]
-        self.write_dict_all = dict_writer(self.steps, shown_references)
-        self.write_dict_public = dict_writer(self.public_steps, shown_references)
+        reference_keys = [(OUTPUT_KEYS.get(stored, stored), name)
+                          for stored, name in self.references.items()]
+        self.write_dict_all = dict_writer(self.steps, reference_keys)
+        self.write_dict_public = dict_writer(self.public_steps, reference_keys)
         # for an embedded class whose documents the fast paths encode (fast_paths.encode_each):
         # the public steps, each with its field, for dump_document
         layout = layout_of(cls)
@@ -165,8 +166,8 @@ class ApiShape:
             self.write_all = fields_writer(self.all_fields)
             self.write_public = fields_writer(self.public_fields)
         # and where every public field is shown as stored, the type each value must have
-        # for its document to be written from what was stored, not built (dump_stored)
-        # (stored name, output key, conversion, field, type), one per public field
+        # for its document to be written from what was stored, not built (dump_stored), one
+        # step per public field
         self.from_stored: list[StoredStep] | None = None
         self.stored_keys: frozenset[str] = frozenset()  # the keys its fields store as they are
         self.write_stored: StoredWriter | None = None  # writes them (dump_stored)
