@@ -5,11 +5,11 @@ at every step of every document what is known once per class (is there a convers
 default, a reference?). So, as ``dataclasses`` writes each class's ``__init__`` and cattrs
 each class's unstructuring function, the steps worked out by :class:`.api.ApiShape` are
 written here as the source of one function, compiled once per class, which writes the dict
-as one display; each does what the loop it replaces did, step for step. The objects a step uses (a
-conversion, a field, a default) are handed to the function by name, never written into its
-source; only the keys and names are, as the literals ``str.__repr__`` writes (a key that is
-not a string is refused when its class's shape is worked out). Each function's source is
-kept in ``linecache``, for tracebacks.
+as one display; each does what the loop it replaces did, step for step. The objects a step
+uses (a conversion, a field, a default) are handed to the function by name, never written
+into its source; only the keys and names are, as the literals ``str.__repr__`` writes (a
+key that is not a string is refused when its class's shape is worked out). Each function's
+source is kept in ``linecache``, for tracebacks.
 """
 
 from __future__ import annotations
