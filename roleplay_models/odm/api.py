@@ -18,20 +18,22 @@ from typing import Any, cast
 from bson import ObjectId
 from bson.tz_util import utc as BSON_UTC
 from mongoengine import Document
-from mongoengine.base import BaseDocument
+from mongoengine.base import BaseDocument, BaseField
 from mongoengine.fields import EmbeddedDocumentField, ListField, ObjectIdField, ReferenceField
 
 from . import fields
 from .api_writers import (
+    DocumentsWriter,
     FieldsWriter,
     StoredStep,
     StoredWriter,
     WrittenField,
     dict_writer,
+    documents_writer,
     fields_writer,
     stored_writer,
 )
-from .fast_paths import STORED_SON, EmbeddedListField, FieldSlot, encoding_for_api, layout_of
+from .fast_paths import STORED, STORED_SON, EmbeddedListField, FieldSlot, encoding_for_api, layout_of
 from .fields import UTCDateTimeField
 from .references import element_field, reference_id, reference_target, stored_names
 from .stored_bson import decoded, decoded_for_json, is_bson
@@ -67,21 +69,27 @@ TWO_DIGITS = tuple(f"{number:02d}" for number in range(100))
 THREE_DIGITS = tuple(f"{number:03d}" for number in range(1000))
 
 
+# the date part of each day a time was written on ("2024-03-01T"), kept when first written:
+# the times of a page fall on a few days (emptied when it holds DAYS_KEPT)
+_day_parts: dict[datetime.date, str] = {}
+DAYS_KEPT = 4096
+
+
 def iso_utc(value: datetime.datetime) -> str:
     """``value`` as JavaScript's ``toISOString()`` writes it (a naive one taken as UTC):
     milliseconds, cut rather than rounded, and a four-digit year."""
     zone = value.tzinfo
     if zone is not None and zone is not datetime.timezone.utc and zone is not BSON_UTC:
         value = value.astimezone(datetime.timezone.utc)
-    year = value.year
-    if year < 1000:  # padded to four digits
-        return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (
-            year, value.month, value.day, value.hour, value.minute, value.second,
-            value.microsecond // 1000)
-    # isoformat(timespec="milliseconds") less its "+00:00", in two fifths of its time
-    return (f"{year}-{TWO_DIGITS[value.month]}-{TWO_DIGITS[value.day]}"
-            f"T{TWO_DIGITS[value.hour]}:{TWO_DIGITS[value.minute]}:{TWO_DIGITS[value.second]}"
-            f".{THREE_DIGITS[value.microsecond // 1000]}Z")
+    date = value.date()
+    day = _day_parts.get(date)
+    if day is None:
+        if len(_day_parts) >= DAYS_KEPT:
+            _day_parts.clear()
+        day = _day_parts[date] = f"{value.year:04d}-{value.month:02d}-{value.day:02d}T"
+    # isoformat(timespec="milliseconds") less its "+00:00", in a third of its time
+    return (f"{day}{TWO_DIGITS[value.hour]}:{TWO_DIGITS[value.minute]}:"
+            f"{TWO_DIGITS[value.second]}.{THREE_DIGITS[value.microsecond // 1000]}Z")
 
 
 def _api_encoder(slot: FieldSlot) -> Callable[[Any], Any] | None:
@@ -94,6 +102,22 @@ def _api_encoder(slot: FieldSlot) -> Callable[[Any], Any] | None:
     if kind.to_mongo is UTCDateTimeField.to_mongo and kind._as_utc is UTCDateTimeField._as_utc:
         return None  # only puts a time in UTC, and _datetime writes one in any zone as in UTC
     return slot.encoder
+
+
+def _shown_directly(field: Any) -> tuple[type, str] | None:
+    # the class of the documents a reference field's value is populated from, and their id's
+    # attribute, where the field encodes one of them holding an ObjectId as that id, as it is
+    # (mongoengine's ReferenceField.to_mongo: an abstract class's reference is a DBRef with a
+    # class name); else None
+    if type(field).to_mongo is not ReferenceField.to_mongo:
+        return None
+    target = field.document_type
+    id_name = target._meta["id_field"]
+    kind = type(target._fields[id_name])
+    if (target._meta.get("abstract") or target.pk is not Document.pk
+            or kind.__get__ is not BaseField.__get__ or kind.to_mongo is not ObjectIdField.to_mongo):
+        return None
+    return target, id_name
 
 
 def _copy_list(value: Any) -> Any:
@@ -171,6 +195,7 @@ class ApiShape:
         self.from_stored: list[StoredStep] | None = None
         self.stored_keys: frozenset[str] = frozenset()  # the keys its fields store as they are
         self.write_stored: StoredWriter | None = None  # writes them (dump_stored)
+        self.write_documents: DocumentsWriter | None = None  # and those of loaded documents
         if layout is not None and layout.embedded and layout.plain and layout.encodes:
             by_stored = {slot.field.db_field: slot for slot in layout.slots.values()}
             self.by_field = [(step, by_stored[step[0]]) for step in self.public_steps]
@@ -182,6 +207,9 @@ class ApiShape:
                                     in zip(self.by_field, kinds, strict=True)]
                 self.stored_keys = frozenset(layout.by_stored)
                 self.write_stored = stored_writer(self.from_stored, self.stored_keys, SCALARS)
+                if hasattr(cls, STORED):  # its documents can be loaded and not built yet
+                    self.write_documents = documents_writer(self.from_stored, self.stored_keys,
+                                                            SCALARS, cls, STORED)
 
     def _written(self, step: Step, slot: FieldSlot) -> WrittenField:
         stored, key, convert, missing = step
@@ -189,7 +217,7 @@ class ApiShape:
         # that name if the document holds one
         return WrittenField(slot.name, stored, key, convert, missing, _api_encoder(slot),
                             slot.field, stored not in self.field_names,
-                            self.references.get(stored))
+                            self.references.get(stored), _shown_directly(slot.field))
 
     @staticmethod
     def _embedded(cls: type[BaseDocument], many: bool) -> Callable[[Any], Any]:
@@ -212,37 +240,39 @@ class ApiShape:
     def dump_list(self, values: list[Any]) -> list[Any]:
         """Each of ``values`` (a list field's value) as its API dict: a document of this
         class by :meth:`dump_document`, a mapping by :meth:`dump`, anything else as it is.
-        Where all are dicts (as pymongo reads a list of them), each is written by the same
-        function; where all are documents of this class loaded and not built yet, they are
-        written from their stored documents (:meth:`_stored_rows`)."""
+        Where all are documents of this class loaded and not built yet, they are written
+        from their stored documents in one pass (:meth:`_stored_rows`); where all are dicts
+        (as pymongo reads a list of them), each is written by the same function."""
+        rows = self._stored_rows(values)
+        if rows is not None:
+            return rows
         if values and set(map(type, values)) == {dict}:  # as pymongo reads them
             write = self.write_dict_public
             return [write(self, value, {}) for value in values]
-        rows = self._stored_rows(values)
-        if rows is None:
-            rows = [None] * len(values)
         cls = self.cls
-        return [row if row is not None
-                else self.dump_document(value) if type(value) is cls
+        return [self.dump_document(value) if type(value) is cls
                 else self.dump(value) if isinstance(value, Mapping) else value
-                for value, row in zip(values, rows, strict=True)]
+                for value in values]
 
-    def _stored_rows(self, values: list[Any]) -> list[dict[str, Any] | None] | None:
-        # what dump_stored writes of each of values, all documents of this class loaded
-        # and not built yet; when all were read as BSON, they are decoded in one call, their
-        # times without a zone (which dump_stored writes alike, and shows no other way)
-        write = self.write_stored
-        if write is None or not values or set(map(type, values)) != {self.cls}:
+    def _stored_rows(self, values: list[Any]) -> list[dict[str, Any]] | None:
+        # what dump_stored writes of each of values, all documents of this class loaded and
+        # not built yet, and each written that way (else None); when all were read as BSON,
+        # they are decoded in one call, their times without a zone (which dump_stored writes
+        # alike, and shows no other way)
+        write = self.write_documents
+        if write is None or not values:
             return None
+        rows = write(values)  # where each holds a dict
+        if rows is not None or len(values) == 1 or set(map(type, values)) != {self.cls}:
+            return rows
         sons = list(map(STORED_SON, values))
-        kinds = set(map(type, sons))
-        if kinds == {dict}:
-            return list(map(write, sons))
-        if len(sons) > 1 and NoneType not in kinds and all(map(is_bson, sons)):
-            together = decoded_for_json(sons)
-            if together is not None:
-                return list(map(write, together))
-        return None
+        if NoneType in set(map(type, sons)) or not all(map(is_bson, sons)):
+            return None
+        together = decoded_for_json(sons)
+        if together is None:
+            return None
+        written = list(map(cast(StoredWriter, self.write_stored), together))
+        return None if None in written else cast(list[dict[str, Any]], written)
 
     def dump(
         self,
@@ -298,13 +328,16 @@ class ApiShape:
     def shown_references(self, value: Any, name: str) -> dict[ObjectId, dict[str, Any]]:
         """The small API dicts of the Documents among ``value`` (the value of reference
         ``name``, or a list of them), by id; inside ``fast_paths.encoding_for_api()``."""
+        return {item.pk: self.shown_reference(item, name)
+                for item in (value if isinstance(value, list) else [value])
+                if isinstance(item, Document)}
+
+    def shown_reference(self, document: Document, name: str) -> dict[str, Any]:
+        """The small API dict of ``document``, held by reference ``name``; inside
+        ``fast_paths.encoding_for_api()``."""
         shape, write, only = _reference_shape(self.cls, name)
-        found = {}
-        for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, Document):
-                shown = shape._write_fields(item, write, ())
-                found[item.pk] = shape.dump(item.to_mongo(), only=only) if shown is None else shown
-        return found
+        shown = shape._write_fields(document, write, ())
+        return shape.dump(document.to_mongo(), only=only) if shown is None else shown
 
     def dump_document(self, document: Any) -> dict[str, Any]:
         """``self.dump(document.to_mongo())`` of an embedded document, written from its fields

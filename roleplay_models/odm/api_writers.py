@@ -16,17 +16,21 @@ from __future__ import annotations
 
 import itertools
 import linecache
-from collections.abc import Callable, Collection, Mapping, Sequence, Set
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence, Set
 from typing import Any, NamedTuple
 
-__all__ = ("DictWriter", "FieldsWriter", "StoredStep", "StoredWriter", "WrittenField",
-           "dict_writer", "fields_writer", "stored_writer")
+from bson import ObjectId
+
+__all__ = ("DictWriter", "DocumentsWriter", "FieldsWriter", "StoredStep", "StoredWriter",
+           "WrittenField", "dict_writer", "documents_writer", "fields_writer", "stored_writer")
 
 # writes the API dict of a stored document, from (its shape, the document, the populated
 # references' small dicts by attribute and id)
 DictWriter = Callable[[Any, Mapping[str, Any], Mapping[str, Any]], "dict[str, Any]"]
 # writes a stored document's API dict, or None where it cannot (see ApiShape.dump_stored)
 StoredWriter = Callable[[Mapping[str, Any]], "dict[str, Any] | None"]
+# writes the stored documents of a list of loaded documents (see documents_writer)
+DocumentsWriter = Callable[[Iterable[Any]], "list[dict[str, Any]] | None"]
 # writes a Document's API dict from (its shape, its _data, its _minimized_fields(), the
 # references to populate)
 FieldsWriter = Callable[[Any, Mapping[str, Any], Collection[str], Collection[str]],
@@ -55,6 +59,9 @@ class WrittenField(NamedTuple):
     field: Any
     unmodelled_fallback: bool  # a missing value is looked up under the stored name
     reference: str | None  # the reference attribute it shows, if it is one
+    # of a reference: the class of the documents whose small dict it shows without encoding
+    # its value first, and their id's attribute (where its encoding is their id as it is)
+    shown_directly: tuple[type, str] | None = None
 
 
 _numbers = itertools.count(1)  # of the generated functions, for their file names
@@ -80,13 +87,9 @@ def _dict_display(keys: Sequence[str], values: Sequence[str]) -> str:
                            for key, value in zip(keys, values, strict=True)) + "}"
 
 
-def stored_writer(steps: Sequence[StoredStep], stored_keys: Set[str],
-                  scalars: Collection[type]) -> StoredWriter:
-    """A function of a stored document (a dict, not BSON) that writes what ApiShape.dump_stored
-    writes of it: None where a key is not among ``stored_keys``, a value's type is not its
-    step's kind (``object``: one of ``scalars``), or a value is None (or missing) where its
-    field has a default; else the dict of each step's key and its value, converted."""
-    names: dict[str, Any] = {"stored_keys": stored_keys, "scalars": scalars}
+def _stored_body(steps: Sequence[StoredStep], names: dict[str, Any]) -> list[str]:
+    # the lines that check and convert each value of son, in the names of stored_writer,
+    # returning None where the document's value would be shown otherwise
     body = ["if not son.keys() <= stored_keys:", "    return None"]
     for i, step in enumerate(steps):
         names[f"field{i}"] = step.field
@@ -102,9 +105,41 @@ def stored_writer(steps: Sequence[StoredStep], stored_keys: Set[str],
         if step.convert is not None:
             names[f"convert{i}"] = step.convert
             body += ["else:", f"    v{i} = convert{i}(v{i})"]
-    body.append("return " + _dict_display([step.key for step in steps],
-                                          [f"v{i}" for i in range(len(steps))]))
+    return body
+
+
+def _stored_display(steps: Sequence[StoredStep]) -> str:
+    return _dict_display([step.key for step in steps], [f"v{i}" for i in range(len(steps))])
+
+
+def stored_writer(steps: Sequence[StoredStep], stored_keys: Set[str],
+                  scalars: Collection[type]) -> StoredWriter:
+    """A function of a stored document (a dict, not BSON) that writes what ApiShape.dump_stored
+    writes of it: None where a key is not among ``stored_keys``, a value's type is not its
+    step's kind (``object``: one of ``scalars``), or a value is None (or missing) where its
+    field has a default; else the dict of each step's key and its value, converted."""
+    names: dict[str, Any] = {"stored_keys": stored_keys, "scalars": scalars}
+    body = _stored_body(steps, names) + ["return " + _stored_display(steps)]
     writer: StoredWriter = _compiled("write_stored", "son", body, names)
+    return writer
+
+
+def documents_writer(steps: Sequence[StoredStep], stored_keys: Set[str],
+                     scalars: Collection[type], cls: type, attribute: str) -> DocumentsWriter:
+    """A function of a list that writes, in one pass, what the writer of :func:`stored_writer`
+    writes of the stored document each of its items holds as ``attribute`` (a document of
+    ``cls`` loaded and not built yet); None where an item is of another class, does not hold
+    a dict there, or is not written that way."""
+    if not attribute.isidentifier():
+        raise ValueError(f"not an attribute name: {attribute!r}")
+    names: dict[str, Any] = {"stored_keys": stored_keys, "scalars": scalars, "cls": cls}
+    body = ["rows = []", "append = rows.append", "for document in documents:",
+            "    if type(document) is not cls:", "        return None",
+            f"    son = document.{attribute}",
+            "    if type(son) is not dict:", "        return None"]
+    body += [f"    {line}" for line in _stored_body(steps, names)]
+    body += [f"    append({_stored_display(steps)})", "return rows"]
+    writer: DocumentsWriter = _compiled("write_documents", "documents", body, names)
     return writer
 
 
@@ -115,32 +150,44 @@ def fields_writer(steps: Sequence[WrittenField]) -> FieldsWriter:
     a field that is not ``null``, then shows ``missing``, or an unmodelled key of its stored
     name), one of ``left out`` shown as missing where empty, and a reference written by
     ``shape._reference`` (its documents as small dicts where its name is in ``populate``)."""
-    names: dict[str, Any] = {}
+    names: dict[str, Any] = {"ObjectId": ObjectId}
     body: list[str] = []
     for i, step in enumerate(steps):
         names[f"field{i}"] = step.field
         names[f"missing{i}"] = step.missing
-        body.append(f"given = value = data.get({_literal(step.name)})")
+        lines = [f"given = value = data.get({_literal(step.name)})"]
         if step.encode is not None:
             names[f"encode{i}"] = step.encode
-            body += ["if value is not None:", f"    value = encode{i}(value)"]
+            lines += ["if value is not None:", f"    value = encode{i}(value)"]
         absent = "True" if step.stored == "_id" else f"not field{i}.null"
         instead = (f"data.get({_literal(step.stored)}, missing{i})" if step.unmodelled_fallback
                    else f"missing{i}")
-        body += [f"if value is None and {absent}:", f"    value = {instead}",
-                 f"if {_literal(step.name)} in left_out and not value:",
-                 f"    value = missing{i}"]
+        lines += [f"if value is None and {absent}:", f"    value = {instead}",
+                  f"if {_literal(step.name)} in left_out and not value:",
+                  f"    value = missing{i}"]
         if step.reference is not None:
             reference = _literal(step.reference)
-            body += ["if value is not None:",
-                     f"    o{i} = shape._reference(value, shape.shown_references("
-                     f"given, {reference}) if {reference} in populate else {{}})",
-                     "else:", f"    o{i} = None"]
+            lines += ["if value is not None:",
+                      f"    o{i} = shape._reference(value, shape.shown_references("
+                      f"given, {reference}) if {reference} in populate else {{}})",
+                      "else:", f"    o{i} = None"]
         elif step.convert is not None:
             names[f"convert{i}"] = step.convert
-            body.append(f"o{i} = value if value is None else convert{i}(value)")
+            lines.append(f"o{i} = value if value is None else convert{i}(value)")
         else:
-            body.append(f"o{i} = value")
+            lines.append(f"o{i} = value")
+        if step.reference is not None and step.shown_directly is not None:
+            # a document of its class with an ObjectId: the encoding is that id, so the
+            # value shown is its small dict (where empty, the id's string)
+            target, id_name = step.shown_directly
+            names[f"target{i}"] = target
+            reference = _literal(step.reference)
+            lines = [f"given = data.get({_literal(step.name)})",
+                     f"if (type(given) is target{i} and {reference} in populate",
+                     f"        and type(pk := given._data.get({_literal(id_name)})) is ObjectId):",
+                     f"    o{i} = shape.shown_reference(given, {reference}) or str(pk)",
+                     "else:", *(f"    {line}" for line in lines)]
+        body += lines
     body.append("return " + _dict_display([step.key for step in steps],
                                           [f"o{i}" for i in range(len(steps))]))
     writer: FieldsWriter = _compiled("write_fields", "shape, data, left_out, populate", body,

@@ -7,7 +7,7 @@ import traceback
 
 import pytest
 
-from roleplay_models.odm.api_writers import dict_writer
+from roleplay_models.odm.api_writers import dict_writer, documents_writer
 
 
 @pytest.mark.parametrize("key", ['a "quoted" key', "it's", "two\nlines", "back\\slash", "{}"])
@@ -40,3 +40,8 @@ def test_a_generated_writer_shows_its_source_in_a_traceback():
         write(None, {"n": 3}, {})
     shown = "".join(traceback.format_exception(raised.value))
     assert "o0 = value if value is None else convert0(value)" in shown
+
+
+def test_a_documents_writer_refuses_an_attribute_that_is_not_a_name():
+    with pytest.raises(ValueError, match="not an attribute name"):
+        documents_writer([], frozenset(), frozenset(), object, "a.b")

@@ -191,6 +191,12 @@ SCENARIO = Scenario(scenario_id="s", title="t", description="d", llm_prompt="p",
 # a reference may hold a Character too (a session shows its character populated)
 CHARACTER = Character(name="n", role="r", personality="p", background="b",
                       scenarios=[SCENARIO], id=ObjectId())
+# a reference's encoding refuses a document not saved, and gives the id of one whose id is a
+# string of hex (as a program may set it) as an ObjectId, which no populated dict is found
+# by: its JSON is the id
+UNSAVED = Scenario(scenario_id="u", title="t", description="d", llm_prompt="p")
+HEX_ID = Scenario(scenario_id="h", title="t", description="d", llm_prompt="p")
+HEX_ID._data["id"] = str(ObjectId())
 ENTRIES = st.lists(st.one_of(st.builds(ConversationEntry, role=st.just("user"), text=texts,
                                        timestamp=times),
                              st.fixed_dictionaries({"role": texts, "text": texts})),
@@ -203,7 +209,8 @@ def field_values(field: Any) -> st.SearchStrategy[Any]:
         return st.one_of(st.lists(texts, max_size=3), st.none())
     if isinstance(field, (ReferenceField, ListField)) and not isinstance(
             field, EmbeddedListField):
-        return st.one_of(st.sampled_from([SCENARIO, SCENARIO.pk, CHARACTER, None, "x"]),
+        return st.one_of(st.sampled_from([SCENARIO, SCENARIO.pk, CHARACTER, UNSAVED, HEX_ID,
+                                          None, "x"]),
                          st.lists(st.sampled_from([SCENARIO, SCENARIO.pk, CHARACTER]),
                                   max_size=2))
     if isinstance(field, EmbeddedListField):
@@ -1254,6 +1261,61 @@ def test_api_json_of_a_document_two_of_whose_values_fail_to_encode_raises_the_en
     with generic(RoleplaySession, *EMBEDDED):
         slow = outcome(session.to_api_dict)
     assert fast == slow and fast[0] != "ok"
+
+
+class Noted(RoleplayDocument):
+    scenario = ReferenceField(Scenario)  # its JSON does not populate it
+    meta = {"collection": "noted_fast_paths"}
+
+
+class Unshown(RoleplayDocument):
+    label = TextField()
+    api_hidden = ("id", "label")
+    meta = {"collection": "unshown_fast_paths"}
+
+
+class PointsAtUnshown(RoleplayDocument):
+    unshown = ReferenceField(Unshown)
+    api_references = {"unshown": ("label",)}  # a small dict that shows nothing
+    meta = {"collection": "points_at_unshown_fast_paths"}
+
+
+def test_api_json_of_a_reference_not_populated_is_the_id_of_the_document_it_holds():
+    assert Noted(scenario=SCENARIO).to_api_dict()["scenario"] == str(SCENARIO.pk)
+
+
+def test_api_json_of_a_reference_whose_small_dict_is_empty_is_the_id_of_its_document():
+    unshown = Unshown(label="l", id=ObjectId())
+    assert PointsAtUnshown(unshown=unshown).to_api_dict()["unshown"] == str(unshown.pk)
+
+
+class Pointer(RoleplayDocument):
+    scenario = ReferenceField(Scenario)
+    api_references = {"scenario": ("title",)}
+    meta = {"collection": "pointer_fast_paths"}
+
+
+class PointsAtPointer(RoleplayDocument):
+    pointer = ReferenceField(Pointer)
+    api_references = {"pointer": ("scenario",)}  # shown in a small dict, not populated
+    meta = {"collection": "points_at_pointer_fast_paths"}
+
+
+def test_api_json_of_a_reference_in_a_small_dict_is_the_id_of_the_document_it_holds():
+    pointer = Pointer(scenario=SCENARIO, id=ObjectId())
+    assert PointsAtPointer(pointer=pointer).to_api_dict()["pointer"] == {
+        "id": str(pointer.pk), "scenario": str(SCENARIO.pk)}
+    assert pointer.to_api_dict()["scenario"] == {"id": str(SCENARIO.pk), "title": "t"}
+
+
+def test_api_json_of_a_reference_to_a_document_not_saved_raises_the_encodings_error():
+    with pytest.raises(ValidationError, match="once they have been saved"):
+        Pointer(scenario=UNSAVED).to_api_dict()
+
+
+def test_api_json_of_a_reference_to_a_document_with_a_hex_string_id_is_that_id():
+    # the encoding gives the id as an ObjectId, which the populated dicts are not found by
+    assert Pointer(scenario=HEX_ID).to_api_dict()["scenario"] == HEX_ID.pk
 
 
 def test_api_json_of_an_unset_list_of_references_is_a_list_of_its_own():

@@ -12,6 +12,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from mongoengine import StringField, ValidationError
 
+from roleplay_models.odm import api
 from roleplay_models.odm.api import iso_utc
 from roleplay_models.odm.fields import (
     JS_WHITESPACE,
@@ -139,3 +140,11 @@ def test_iso_utc_writes_what_javascripts_to_iso_string_writes(value):
 
 def test_iso_utc_pads_a_year_before_1000_as_javascript_does():
     assert iso_utc(datetime.datetime(999, 3, 1, 9, 30, 0, 999999)) == "0999-03-01T09:30:00.999Z"
+
+
+def test_iso_utc_keeps_at_most_days_kept_date_parts_and_writes_each_day_right():
+    first = datetime.datetime(2020, 1, 1, 12, tzinfo=datetime.timezone.utc)
+    days = [first + datetime.timedelta(days=n) for n in range(api.DAYS_KEPT + 10)]
+    written = [iso_utc(day) for day in days] + [iso_utc(day) for day in days[:3]]
+    assert len(api._day_parts) <= api.DAYS_KEPT
+    assert written == [f"{day:%Y-%m-%d}T12:00:00.000Z" for day in days + days[:3]]
