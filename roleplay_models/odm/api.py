@@ -33,7 +33,15 @@ from .api_writers import (
     fields_writer,
     stored_writer,
 )
-from .fast_paths import STORED, STORED_SON, EmbeddedListField, FieldSlot, encoding_for_api, layout_of
+from .fast_paths import (
+    STORED,
+    STORED_SON,
+    EmbeddedListField,
+    FieldSlot,
+    encoding_for_api_entered,
+    encoding_left,
+    layout_of,
+)
 from .fields import UTCDateTimeField
 from .references import element_field, reference_id, reference_target, stored_names
 from .stored_bson import decoded, decoded_for_json, is_bson
@@ -133,8 +141,8 @@ def _datetime(value: Any) -> Any:
 
 
 # a conversion, for a value of the type SHOWN_AS_STORED requires (which it then needn't check)
-CONVERTED_AS: dict[Callable[[Any], Any] | None, Callable[[Any], Any]] = {
-    _id_string: str, _datetime: iso_utc}
+CONVERTED_AS: dict[Callable[[Any], Any] | None, tuple[type, Callable[[Any], Any]]] = {
+    _id_string: (ObjectId, str), _datetime: (datetime.datetime, iso_utc)}
 
 
 class ApiShape:
@@ -201,8 +209,9 @@ class ApiShape:
             self.by_field = [(step, by_stored[step[0]]) for step in self.public_steps]
             kinds = [SHOWN_AS_STORED.get(type(slot.field)) for _, slot in self.by_field]
             if None not in kinds:
-                self.from_stored = [StoredStep(stored, key, CONVERTED_AS.get(convert, convert),
-                                               slot.field, cast(type, kind))
+                self.from_stored = [StoredStep(stored, key,
+                                               CONVERTED_AS[convert][1] if convert in CONVERTED_AS
+                                               else convert, slot.field, cast(type, kind))
                                     for ((stored, key, convert, _), slot), kind
                                     in zip(self.by_field, kinds, strict=True)]
                 self.stored_keys = frozenset(layout.by_stored)
@@ -215,9 +224,13 @@ class ApiShape:
         stored, key, convert, missing = step
         # the encoding leaves a missing value's key out, and then adds an unmodelled key of
         # that name if the document holds one
-        return WrittenField(slot.name, stored, key, convert, missing, _api_encoder(slot),
-                            slot.field, stored not in self.field_names,
-                            self.references.get(stored), _shown_directly(slot.field))
+        encode = _api_encoder(slot)
+        rows = None
+        if isinstance(slot.field, EmbeddedListField) and encode == slot.field.documents_or_encoding:
+            rows = api_shape(slot.field.field.document_type).write_documents
+        return WrittenField(slot.name, stored, key, convert, missing, encode, slot.field,
+                            stored not in self.field_names, self.references.get(stored),
+                            _shown_directly(slot.field), rows, CONVERTED_AS.get(convert))
 
     @staticmethod
     def _embedded(cls: type[BaseDocument], many: bool) -> Callable[[Any], Any]:
@@ -307,12 +320,14 @@ class ApiShape:
         it shows without building its encoding (a field it does not show is not encoded);
         None where its ``to_mongo()`` is not :func:`shown_from_fields`, its class's layout
         does not encode, or a value fails to encode (the encoding then raises its error)."""
-        with encoding_for_api():  # read by the embedded shapes, as by the encoding
-            try:
-                return self._write_fields(
-                    document, self.write_all if private else self.write_public, populate)
-            except Exception:  # to_mongo() raises it (or the error it would raise first)
-                return None
+        token = encoding_for_api_entered()  # read by the embedded shapes, as by the encoding
+        try:
+            return self._write_fields(
+                document, self.write_all if private else self.write_public, populate)
+        except Exception:  # to_mongo() raises it (or the error it would raise first)
+            return None
+        finally:
+            encoding_left(token)
 
     def _write_fields(self, document: Any, write: FieldsWriter | None,
                       populate: Collection[str]) -> dict[str, Any] | None:
@@ -385,15 +400,15 @@ class ApiShape:
         return found.get(reference_id(value)) or _id_string(reference_id(value))
 
 
-@functools.cache
-def _compiled_shape(cls: Hashable) -> ApiShape:
-    return ApiShape(cast(Any, cls))
+_shapes: dict[type, ApiShape] = {}  # by class
 
 
 def api_shape(cls: type[BaseDocument]) -> ApiShape:
     """The compiled :class:`ApiShape` of ``cls``, made once per class."""
-    # A class hashes by identity; mongoengine's instance __hash__ makes mypy doubt it.
-    return _compiled_shape(cast(Hashable, cls))
+    shape = _shapes.get(cls)
+    if shape is None:  # (made twice where two threads ask at once: either is kept)
+        shape = _shapes.setdefault(cls, ApiShape(cls))
+    return shape
 
 
 def shown_from_fields(method: Any) -> Any:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import linecache
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence, Set
+from collections.abc import Callable, Collection, Mapping, Sequence, Set
 from typing import Any, NamedTuple
 
 from bson import ObjectId
@@ -30,7 +30,7 @@ DictWriter = Callable[[Any, Mapping[str, Any], Mapping[str, Any]], "dict[str, An
 # writes a stored document's API dict, or None where it cannot (see ApiShape.dump_stored)
 StoredWriter = Callable[[Mapping[str, Any]], "dict[str, Any] | None"]
 # writes the stored documents of a list of loaded documents (see documents_writer)
-DocumentsWriter = Callable[[Iterable[Any]], "list[dict[str, Any]] | None"]
+DocumentsWriter = Callable[[list[Any]], "list[dict[str, Any]] | None"]
 # writes a Document's API dict from (its shape, its _data, its _minimized_fields(), the
 # references to populate)
 FieldsWriter = Callable[[Any, Mapping[str, Any], Collection[str], Collection[str]],
@@ -62,6 +62,11 @@ class WrittenField(NamedTuple):
     # of a reference: the class of the documents whose small dict it shows without encoding
     # its value first, and their id's attribute (where its encoding is their id as it is)
     shown_directly: tuple[type, str] | None = None
+    # of a list of embedded documents: writes it in one pass where it can, as its encoding
+    # and conversion would (a documents_writer), else None
+    rows: DocumentsWriter | None = None
+    # a type, and the function that converts a value of exactly that type as convert does
+    converted_as: tuple[type, Callable[[Any], Any]] | None = None
 
 
 _numbers = itertools.count(1)  # of the generated functions, for their file names
@@ -87,7 +92,8 @@ def _dict_display(keys: Sequence[str], values: Sequence[str]) -> str:
                            for key, value in zip(keys, values, strict=True)) + "}"
 
 
-def _stored_body(steps: Sequence[StoredStep], names: dict[str, Any]) -> list[str]:
+def _stored_body(steps: Sequence[StoredStep], scalars: Collection[type], names: dict[str, Any]
+                 ) -> list[str]:
     # the lines that check and convert each value of son, in the names of stored_writer,
     # returning None where the document's value would be shown otherwise
     body = ["if not son.keys() <= stored_keys:", "    return None"]
@@ -97,7 +103,10 @@ def _stored_body(steps: Sequence[StoredStep], names: dict[str, Any]) -> list[str
                  f"if v{i} is None:",
                  f"    if field{i}.default is not None:",
                  "        return None"]
-        if step.kind is object:
+        if step.kind is object and str in scalars:  # (most are strings: asked first)
+            body += [f"elif (kind := type(v{i})) is not str and kind not in scalars:",
+                     "    return None"]
+        elif step.kind is object:
             body += [f"elif type(v{i}) not in scalars:", "    return None"]
         else:
             names[f"kind{i}"] = step.kind
@@ -119,7 +128,7 @@ def stored_writer(steps: Sequence[StoredStep], stored_keys: Set[str],
     step's kind (``object``: one of ``scalars``), or a value is None (or missing) where its
     field has a default; else the dict of each step's key and its value, converted."""
     names: dict[str, Any] = {"stored_keys": stored_keys, "scalars": scalars}
-    body = _stored_body(steps, names) + ["return " + _stored_display(steps)]
+    body = _stored_body(steps, scalars, names) + ["return " + _stored_display(steps)]
     writer: StoredWriter = _compiled("write_stored", "son", body, names)
     return writer
 
@@ -133,11 +142,12 @@ def documents_writer(steps: Sequence[StoredStep], stored_keys: Set[str],
     if not attribute.isidentifier():
         raise ValueError(f"not an attribute name: {attribute!r}")
     names: dict[str, Any] = {"stored_keys": stored_keys, "scalars": scalars, "cls": cls}
-    body = ["rows = []", "append = rows.append", "for document in documents:",
+    names["items"] = list.__iter__  # a list's items (a BaseList's own __iter__ is Python's)
+    body = ["rows = []", "append = rows.append", "for document in items(documents):",
             "    if type(document) is not cls:", "        return None",
             f"    son = document.{attribute}",
             "    if type(son) is not dict:", "        return None"]
-    body += [f"    {line}" for line in _stored_body(steps, names)]
+    body += [f"    {line}" for line in _stored_body(steps, scalars, names)]
     body += [f"    append({_stored_display(steps)})", "return rows"]
     writer: DocumentsWriter = _compiled("write_documents", "documents", body, names)
     return writer
@@ -171,11 +181,21 @@ def fields_writer(steps: Sequence[WrittenField]) -> FieldsWriter:
                       f"    o{i} = shape._reference(value, shape.shown_references("
                       f"given, {reference}) if {reference} in populate else {{}})",
                       "else:", f"    o{i} = None"]
+        elif step.converted_as is not None:
+            names[f"convert{i}"] = step.convert
+            names[f"kind{i}"], names[f"converts_kind{i}"] = step.converted_as
+            lines.append(f"o{i} = converts_kind{i}(value) if type(value) is kind{i} "
+                         f"else value if value is None else convert{i}(value)")
         elif step.convert is not None:
             names[f"convert{i}"] = step.convert
             lines.append(f"o{i} = value if value is None else convert{i}(value)")
         else:
             lines.append(f"o{i} = value")
+        if step.rows is not None:
+            names[f"rows{i}"] = step.rows
+            lines = [f"given = value = data.get({_literal(step.name)})",
+                     f"o{i} = rows{i}(value) if isinstance(value, list) else None",
+                     f"if o{i} is None:", *(f"    {line}" for line in lines[1:])]
         if step.reference is not None and step.shown_directly is not None:
             # a document of its class with an ObjectId: the encoding is that id, so the
             # value shown is its small dict (where empty, the id's string)

@@ -82,8 +82,8 @@ if TYPE_CHECKING:
 
 __all__ = ("LOADED_STATE", "ClassLayout", "EmbeddedListField", "add_unknown_keys", "build",
            "build_loaded", "decode", "decode_read", "encode_each", "encode_fields",
-           "encoding_as_dicts", "encoding_for_api", "is_built", "layout_of",
-           "takes_fast_paths", "validate", "validate_each")
+           "encoding_as_dicts", "encoding_for_api", "encoding_for_api_entered", "encoding_left",
+           "is_built", "layout_of", "takes_fast_paths", "validate", "validate_each")
 
 NOT_PLAIN = (
     ComplexBaseField, EmbeddedDocumentField, GenericEmbeddedDocumentField, FileField,
@@ -643,33 +643,31 @@ def validate_each(documents: list[Any], layout: ClassLayout) -> bool:
     return True
 
 
-_as_dicts = contextvars.ContextVar("roleplay_models_encoding_as_dicts", default=False)
-_items_left = contextvars.ContextVar("roleplay_models_encoding_for_api", default=False)
+# how the fast paths encode a document: as mongoengine's SON, as a dict
+# (encoding_as_dicts), or as a dict for the API (encoding_for_api)
+AS_SON, AS_DICTS, FOR_API = 0, 1, 2
+_encoding = contextvars.ContextVar("roleplay_models_encoding", default=AS_SON)
 
 
 class _Encoding:
     """The context manager of :func:`encoding_as_dicts` and :func:`encoding_for_api`: a class,
-    as each API dict enters one, where a generator's setup cost more than setting the flags."""
+    where a generator's setup cost more than setting the mode."""
 
-    __slots__ = ("for_api", "tokens")
+    __slots__ = ("mode", "token")
 
-    def __init__(self, for_api: bool) -> None:
-        self.for_api = for_api
-        self.tokens: tuple[contextvars.Token[bool], contextvars.Token[bool] | None] | None = None
+    def __init__(self, mode: int) -> None:
+        self.mode = mode
+        self.token: contextvars.Token[int] | None = None
 
     def __enter__(self) -> None:
-        if self.tokens is not None:  # as a generator's: one block each
+        if self.token is not None:  # as a generator's: one block each
             raise RuntimeError("this encoding's block was entered already")
-        self.tokens = (_as_dicts.set(True), _items_left.set(True) if self.for_api else None)
+        # encoding as dicts inside encoding for the API leaves it for the API
+        self.token = _encoding.set(max(self.mode, _encoding.get()))
 
     def __exit__(self, *exc_info: object) -> None:
-        assert self.tokens is not None
-        as_dicts, items_left = self.tokens
-        try:
-            if items_left is not None:
-                _items_left.reset(items_left)
-        finally:
-            _as_dicts.reset(as_dicts)
+        assert self.token is not None
+        _encoding.reset(self.token)
 
 
 def encoding_as_dicts() -> contextlib.AbstractContextManager[None]:
@@ -677,7 +675,7 @@ def encoding_as_dicts() -> contextlib.AbstractContextManager[None]:
     SON: the same keys in the same order, so the same BSON, without each dict's copy into
     a SON (:func:`.stored_bson.son_of`). Only for encodings no user code reads: what is
     sent, what API JSON is made from."""
-    return _Encoding(for_api=False)
+    return _Encoding(AS_DICTS)
 
 
 def encoding_for_api() -> contextlib.AbstractContextManager[None]:
@@ -687,7 +685,18 @@ def encoding_for_api() -> contextlib.AbstractContextManager[None]:
     the API shapes write each from its fields (``ApiShape.dump_document``), as from its
     encoding, without building that dict first. Any other encoding (a class's or a list
     field's own ``to_mongo``, a field that holds the list) is left whole."""
-    return _Encoding(for_api=True)
+    return _Encoding(FOR_API)
+
+
+def encoding_for_api_entered() -> contextvars.Token[int]:
+    """:func:`encoding_for_api` entered until :func:`encoding_left` is given what this
+    returns, in a quarter of a ``with`` block's time (for each document's API dict)."""
+    return _encoding.set(FOR_API)
+
+
+def encoding_left(token: contextvars.Token[int]) -> None:
+    """The encoding left, as it was before :func:`encoding_for_api_entered` gave ``token``."""
+    _encoding.reset(token)
 
 
 def encode_fields(document: Any, layout: ClassLayout, only: Set[str] | None = None
@@ -699,8 +708,9 @@ def encode_fields(document: Any, layout: ClassLayout, only: Set[str] | None = No
     hands_on = getattr(type(document).to_mongo, "hands_on_encoding", False)
     slots = layout.ordered if only is None else tuple(
         slot for slot in layout.ordered if slot.name in only)
-    son = _encoded(document._data, layout, slots, hands_on and _items_left.get())
-    if hands_on and _as_dicts.get():
+    mode = _encoding.get()
+    son = _encoded(document._data, layout, slots, hands_on and mode == FOR_API)
+    if hands_on and mode != AS_SON:
         return son
     return son_of(son)
 
@@ -734,7 +744,8 @@ def encode_each(documents: list[Any], layout: ClassLayout) -> list[dict[str, Any
     if not documents:
         return []
     hands_on = getattr(type(next(iter(documents))).to_mongo, "hands_on_encoding", False)
-    leaves_items, as_dicts = hands_on and _items_left.get(), hands_on and _as_dicts.get()
+    mode = _encoding.get()
+    leaves_items, as_dicts = hands_on and mode == FOR_API, hands_on and mode != AS_SON
     slots, fields = layout.ordered, layout.slots
     encoded = []
     for document in me.list_items(documents):

@@ -54,6 +54,8 @@ from roleplay_models.odm.fast_paths import (
     EmbeddedListField,
     encoding_as_dicts,
     encoding_for_api,
+    encoding_for_api_entered,
+    encoding_left,
     is_built,
     layout_of,
 )
@@ -1498,6 +1500,13 @@ def test_each_encoding_ends_with_its_block_even_when_the_block_fails():
             with used:
                 pass
         assert encoded() == (dict, ConversationEntry)  # the first block holds on
+    assert encoded() == (SON, SON)
+    with encoding_for_api():
+        with encoding_as_dicts():
+            assert encoded() == (dict, ConversationEntry)  # still for the API
+    token = encoding_for_api_entered()
+    assert encoded() == (dict, ConversationEntry)
+    encoding_left(token)
     assert encoded() == (SON, SON)
 
 
