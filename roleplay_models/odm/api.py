@@ -51,6 +51,7 @@ __all__ = ("ApiShape", "api_shape", "iso_utc", "populated_dicts", "reference_dic
            "shown_from_fields")
 
 OUTPUT_KEYS = {"_id": "id", CREATED: "created_at", UPDATED: "updated_at"}
+UTC = datetime.timezone.utc
 Populated = Mapping[str, Mapping[ObjectId, dict[str, Any]]]
 # how one field is written: its stored name, its output key, the conversion of a value that
 # is not None (None: the value as it is), and the value written when the key is missing
@@ -87,8 +88,8 @@ def iso_utc(value: datetime.datetime) -> str:
     """``value`` as JavaScript's ``toISOString()`` writes it (a naive one taken as UTC):
     milliseconds, cut rather than rounded, and a four-digit year."""
     zone = value.tzinfo
-    if zone is not None and zone is not datetime.timezone.utc and zone is not BSON_UTC:
-        value = value.astimezone(datetime.timezone.utc)
+    if zone is not None and zone is not UTC and zone is not BSON_UTC:
+        value = value.astimezone(UTC)
     date = value.date()
     day = _day_parts.get(date)
     if day is None:
@@ -320,25 +321,23 @@ class ApiShape:
         it shows without building its encoding (a field it does not show is not encoded);
         None where its ``to_mongo()`` is not :func:`shown_from_fields`, its class's layout
         does not encode, or a value fails to encode (the encoding then raises its error)."""
+        write = self.write_all if private else self.write_public
+        if write is None or not self._written_from_fields(type(document)):
+            return None
         token = encoding_for_api_entered()  # read by the embedded shapes, as by the encoding
         try:
-            return self._write_fields(
-                document, self.write_all if private else self.write_public, populate)
+            return write(self, document._data, document._minimized_fields(), populate)
         except Exception:  # to_mongo() raises it (or the error it would raise first)
             return None
         finally:
             encoding_left(token)
 
-    def _write_fields(self, document: Any, write: FieldsWriter | None,
-                      populate: Collection[str]) -> dict[str, Any] | None:
-        # inside encoding_for_api(); None where the document's class is not this one or its
-        # to_mongo() is not shown_from_fields
-        cls = type(document)
-        to_mongo = cls.to_mongo
-        if (write is None or cls is not self.cls or layout_of(cls) is None
-                or getattr(to_mongo, "shown_from_fields", None) is not to_mongo):
-            return None
-        return write(self, document._data, document._minimized_fields(), populate)
+    def _written_from_fields(self, cls: type) -> bool:
+        # whether a document of cls is written by this shape's fields writers: it is of this
+        # class, whose layout encodes and whose to_mongo() is shown_from_fields
+        to_mongo = getattr(cls, "to_mongo", None)
+        return (cls is self.cls and layout_of(cls) is not None
+                and getattr(to_mongo, "shown_from_fields", None) is to_mongo)
 
     def shown_references(self, value: Any, name: str) -> dict[ObjectId, dict[str, Any]]:
         """The small API dicts of the Documents among ``value`` (the value of reference
@@ -351,8 +350,9 @@ class ApiShape:
         """The small API dict of ``document``, held by reference ``name``; inside
         ``fast_paths.encoding_for_api()``."""
         shape, write, only = _reference_shape(self.cls, name)
-        shown = shape._write_fields(document, write, ())
-        return shape.dump(document.to_mongo(), only=only) if shown is None else shown
+        if write is not None and shape._written_from_fields(type(document)):
+            return write(shape, document._data, document._minimized_fields(), ())
+        return shape.dump(document.to_mongo(), only=only)
 
     def dump_document(self, document: Any) -> dict[str, Any]:
         """``self.dump(document.to_mongo())`` of an embedded document, written from its fields

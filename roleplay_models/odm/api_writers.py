@@ -48,7 +48,7 @@ class StoredStep(NamedTuple):
 
 
 class WrittenField(NamedTuple):
-    """How one field of a Document is written from its value (ApiShape._write_fields)."""
+    """How one field of a Document is written from its value (ApiShape.dump_fields)."""
 
     name: str  # the attribute
     stored: str
@@ -155,7 +155,7 @@ def documents_writer(steps: Sequence[StoredStep], stored_keys: Set[str],
 
 def fields_writer(steps: Sequence[WrittenField]) -> FieldsWriter:
     """A function of (shape, data, left out when empty, populate) that writes a Document's API
-    dict from its ``_data`` as ApiShape._write_fields did field by field: each value encoded
+    dict from its ``_data`` (ApiShape.dump_fields), field by field: each value encoded
     as the encoding for the API encodes it, a missing one as the encoding leaves it (an id, or
     a field that is not ``null``, then shows ``missing``, or an unmodelled key of its stored
     name), one of ``left out`` shown as missing where empty, and a reference written by
