@@ -19,6 +19,7 @@ from bson import ObjectId
 from bson.tz_util import utc as BSON_UTC
 from mongoengine import Document
 from mongoengine.base import BaseDocument, BaseField
+from mongoengine.errors import NotRegistered
 from mongoengine.fields import EmbeddedDocumentField, ListField, ObjectIdField, ReferenceField
 
 from . import fields
@@ -115,16 +116,20 @@ def _api_encoder(slot: FieldSlot) -> Callable[[Any], Any] | None:
 
 def _shown_directly(field: Any) -> tuple[type, str] | None:
     # the class of the documents a reference field's value is populated from, and their id's
-    # attribute, where the field encodes one of them holding an ObjectId as that id, as it is
-    # (mongoengine's ReferenceField.to_mongo: an abstract class's reference is a DBRef with a
-    # class name); else None
+    # attribute, where mongoengine's ReferenceField.to_mongo encodes one of them holding an
+    # ObjectId as that id (or a DBRef of it, which is shown alike); else None (its class is
+    # abstract, when its reference holds a class name too, or not defined yet)
     if type(field).to_mongo is not ReferenceField.to_mongo:
         return None
-    target = field.document_type
-    id_name = target._meta["id_field"]
-    kind = type(target._fields[id_name])
-    if (target._meta.get("abstract") or target.pk is not Document.pk
-            or kind.__get__ is not BaseField.__get__ or kind.to_mongo is not ObjectIdField.to_mongo):
+    try:
+        target = field.document_type
+    except NotRegistered:  # named, and not defined yet: encoding a value says so
+        return None
+    if target._meta.get("abstract") or target.pk is not Document.pk:
+        return None
+    id_name = target._meta.get("id_field")
+    kind = type(target._fields.get(id_name))
+    if kind.__get__ is not BaseField.__get__ or kind.to_mongo is not ObjectIdField.to_mongo:
         return None
     return target, id_name
 
@@ -228,7 +233,12 @@ class ApiShape:
         encode = _api_encoder(slot)
         rows = None
         if isinstance(slot.field, EmbeddedListField) and encode == slot.field.documents_or_encoding:
-            rows = api_shape(slot.field.field.document_type).write_documents
+            try:
+                shape: ApiShape | None = api_shape(slot.field.field.document_type)
+            except Exception:  # raised again when a list of them is written, as before
+                shape = None
+            if shape is not None and shape.write_documents is not None:
+                rows = shape.stored_rows
         return WrittenField(slot.name, stored, key, convert, missing, encode, slot.field,
                             stored not in self.field_names, self.references.get(stored),
                             _shown_directly(slot.field), rows, CONVERTED_AS.get(convert))
@@ -255,9 +265,9 @@ class ApiShape:
         """Each of ``values`` (a list field's value) as its API dict: a document of this
         class by :meth:`dump_document`, a mapping by :meth:`dump`, anything else as it is.
         Where all are documents of this class loaded and not built yet, they are written
-        from their stored documents in one pass (:meth:`_stored_rows`); where all are dicts
+        from their stored documents in one pass (:meth:`stored_rows`); where all are dicts
         (as pymongo reads a list of them), each is written by the same function."""
-        rows = self._stored_rows(values)
+        rows = self.stored_rows(values)
         if rows is not None:
             return rows
         if values and set(map(type, values)) == {dict}:  # as pymongo reads them
@@ -268,13 +278,13 @@ class ApiShape:
                 else self.dump(value) if isinstance(value, Mapping) else value
                 for value in values]
 
-    def _stored_rows(self, values: list[Any]) -> list[dict[str, Any]] | None:
-        # what dump_stored writes of each of values, all documents of this class loaded and
-        # not built yet, and each written that way (else None); when all were read as BSON,
-        # they are decoded in one call, their times without a zone (which dump_stored writes
-        # alike, and shows no other way)
+    def stored_rows(self, values: list[Any]) -> list[dict[str, Any]] | None:
+        """What :meth:`dump_stored` writes of each of ``values``, where all are documents of
+        this class loaded and not built yet, and each is written that way; else None. When
+        all were read as BSON, they are decoded in one call, their times without a zone
+        (which dump_stored writes alike, and shows no other way)."""
         write = self.write_documents
-        if write is None or not values:
+        if write is None or not values or not isinstance(values, list):
             return None
         rows = write(values)  # where each holds a dict
         if rows is not None or len(values) == 1 or set(map(type, values)) != {self.cls}:

@@ -15,6 +15,7 @@ source is kept in ``linecache``, for tracebacks.
 from __future__ import annotations
 
 import itertools
+import keyword
 import linecache
 from collections.abc import Callable, Collection, Mapping, Sequence, Set
 from typing import Any, NamedTuple
@@ -60,10 +61,11 @@ class WrittenField(NamedTuple):
     unmodelled_fallback: bool  # a missing value is looked up under the stored name
     reference: str | None  # the reference attribute it shows, if it is one
     # of a reference: the class of the documents whose small dict it shows without encoding
-    # its value first, and their id's attribute (where its encoding is their id as it is)
+    # its value first, and their id's attribute (where its encoding is their id, or a DBRef
+    # of it)
     shown_directly: tuple[type, str] | None = None
     # of a list of embedded documents: writes it in one pass where it can, as its encoding
-    # and conversion would (a documents_writer), else None
+    # and conversion would (ApiShape.stored_rows), else gives None
     rows: DocumentsWriter | None = None
     # a type, and the function that converts a value of exactly that type as convert does
     converted_as: tuple[type, Callable[[Any], Any]] | None = None
@@ -139,7 +141,7 @@ def documents_writer(steps: Sequence[StoredStep], stored_keys: Set[str],
     writes of the stored document each of its items holds as ``attribute`` (a document of
     ``cls`` loaded and not built yet); None where an item is of another class, does not hold
     a dict there, or is not written that way."""
-    if not attribute.isidentifier():
+    if not attribute.isidentifier() or keyword.iskeyword(attribute):
         raise ValueError(f"not an attribute name: {attribute!r}")
     names: dict[str, Any] = {"stored_keys": stored_keys, "scalars": scalars, "cls": cls}
     names["items"] = list.__iter__  # a list's items (a BaseList's own __iter__ is Python's)
@@ -159,7 +161,9 @@ def fields_writer(steps: Sequence[WrittenField]) -> FieldsWriter:
     as the encoding for the API encodes it, a missing one as the encoding leaves it (an id, or
     a field that is not ``null``, then shows ``missing``, or an unmodelled key of its stored
     name), one of ``left out`` shown as missing where empty, and a reference written by
-    ``shape._reference`` (its documents as small dicts where its name is in ``populate``)."""
+    ``shape._reference`` (its documents as small dicts where its name is in ``populate``):
+    one holding a document its ``shown_directly`` names, straight as that document's small
+    dict (``shape.shown_reference``); a list its ``rows`` writes, as they write it."""
     names: dict[str, Any] = {"ObjectId": ObjectId}
     body: list[str] = []
     for i, step in enumerate(steps):

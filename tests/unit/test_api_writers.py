@@ -45,3 +45,8 @@ def test_a_generated_writer_shows_its_source_in_a_traceback():
 def test_a_documents_writer_refuses_an_attribute_that_is_not_a_name():
     with pytest.raises(ValueError, match="not an attribute name"):
         documents_writer([], frozenset(), frozenset(), object, "a.b")
+
+
+def test_a_documents_writer_refuses_a_keyword_as_the_attribute():
+    with pytest.raises(ValueError, match="not an attribute name"):
+        documents_writer([], frozenset(), frozenset(), object, "class")

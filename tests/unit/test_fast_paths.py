@@ -1320,6 +1320,40 @@ def test_api_json_of_a_reference_to_a_document_with_a_hex_string_id_is_that_id()
     assert Pointer(scenario=HEX_ID).to_api_dict()["scenario"] == HEX_ID.pk
 
 
+class AbstractTarget(RoleplayDocument):
+    label = TextField()
+    meta = {"abstract": True}
+
+
+class ConcreteTarget(AbstractTarget):
+    meta = {"collection": "concrete_targets_fast_paths"}
+
+
+class PointsElsewhere(RoleplayDocument):
+    abstract = ReferenceField(AbstractTarget)  # encoded as a DBRef naming the class
+    later = ReferenceField("NotDefinedYet")  # a class not defined (yet)
+    by_dbref = ReferenceField(Scenario, dbref=True)
+    api_references = {"abstract": ("label",), "by_dbref": ("title",)}
+    meta = {"collection": "points_elsewhere_fast_paths"}
+
+
+def test_api_json_of_references_to_an_abstract_class_or_one_not_defined_or_stored_as_dbrefs():
+    assert {key: value for key, value in PointsElsewhere().to_api_dict().items()
+            if key in ("abstract", "later", "by_dbref")} == {
+        "abstract": None, "later": None, "by_dbref": None}
+    target = ConcreteTarget(label="l", id=ObjectId())
+    shown = PointsElsewhere(abstract=target, by_dbref=SCENARIO).to_api_dict()
+    with generic(PointsElsewhere, ConcreteTarget, Scenario):
+        assert PointsElsewhere(abstract=target, by_dbref=SCENARIO).to_api_dict() == shown
+    assert shown["by_dbref"] == {"id": str(SCENARIO.pk), "title": "t"}
+
+
+def test_api_json_of_a_tuple_of_turns_is_each_turns_dict():
+    turn = ConversationEntry(role="user", text="Hello", timestamp=datetime.datetime(2024, 3, 1))
+    shape = api_shape(ConversationEntry)
+    assert shape.dump_list((turn,)) == shape.dump_list([turn]) == [shape.dump_document(turn)]
+
+
 def test_api_json_of_an_unset_list_of_references_is_a_list_of_its_own():
     character = Character(name="n", role="r", personality="p", background="b")
     character._data["scenarios"] = None  # as a program may leave it
