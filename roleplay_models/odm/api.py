@@ -160,6 +160,9 @@ class ApiShape:
         self.cls = cls
         self.steps: list[Step] = []
         self.references: dict[str, str] = {}  # stored name -> attribute name
+        # by attribute: the shape of the documents a reference points at, what writes the
+        # fields its routes show, and their stored names (see _reference_shape)
+        self.reference_shapes: dict[str, tuple[ApiShape, FieldsWriter | None, tuple[str, ...]]] = {}
         for name, field in cls._fields.items():
             if name in hidden:
                 continue
@@ -334,7 +337,9 @@ class ApiShape:
         write = self.write_all if private else self.write_public
         if write is None or not self._written_from_fields(type(document)):
             return None
-        token = encoding_for_api_entered()  # read by the embedded shapes, as by the encoding
+        # a value the writers leave to its field's encoding is encoded as for the API (its
+        # documents as dicts, not SON), as dump(to_mongo()) shows it
+        token = encoding_for_api_entered()
         try:
             return write(self, document._data, document._minimized_fields(), populate)
         except Exception:  # to_mongo() raises it (or the error it would raise first)
@@ -359,7 +364,10 @@ class ApiShape:
     def shown_reference(self, document: Document, name: str) -> dict[str, Any]:
         """The small API dict of ``document``, held by reference ``name``; inside
         ``fast_paths.encoding_for_api()``."""
-        shape, write, only = _reference_shape(self.cls, name)
+        found = self.reference_shapes.get(name)
+        if found is None:
+            found = self.reference_shapes[name] = _reference_shape(self.cls, name)
+        shape, write, only = found
         if write is not None and shape._written_from_fields(type(document)):
             return write(shape, document._data, document._minimized_fields(), ())
         return shape.dump(document.to_mongo(), only=only)

@@ -103,6 +103,8 @@ MAY_HOLD_EMBEDDED = (EmbeddedDocument, list, tuple, dict)
 # the document whose save() is running in this context: its validate() checks what changed
 _saving: contextvars.ContextVar[Any] = contextvars.ContextVar("roleplay_models_saving",
                                                               default=None)
+# the embedded document fields to_mongo() leaves out where empty, by class (worked out once)
+_minimized_by_class: dict[type, tuple[str, ...]] = {}
 
 
 class BuiltThroughFastPaths:
@@ -172,11 +174,11 @@ class StoresLikeMongoose:
     @classmethod
     def _minimized_fields(cls) -> tuple[str, ...]:
         # asked on every to_mongo(): worked out once per class
-        found: tuple[str, ...] | None = cls.__dict__.get("_minimized")
+        found = _minimized_by_class.get(cls)
         if found is None:
-            found = tuple(name for name, field in cls._fields.items()  # type: ignore[attr-defined]
-                          if isinstance(field, EmbeddedDocumentField))
-            cls._minimized = found  # type: ignore[attr-defined]
+            found = _minimized_by_class[cls] = tuple(
+                name for name, field in cls._fields.items()  # type: ignore[attr-defined]
+                if isinstance(field, EmbeddedDocumentField))
         return found
 
     def adjust_delta(self, set_data: dict[str, Any], unset_data: dict[str, Any]
