@@ -10,8 +10,7 @@ id string or, when populated, a small dict of the fields its route shows.
 from __future__ import annotations
 
 import datetime
-import functools
-from collections.abc import Callable, Collection, Hashable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from types import NoneType
 from typing import Any, cast
 
@@ -146,7 +145,8 @@ def _datetime(value: Any) -> Any:
     return iso_utc(value) if isinstance(value, datetime.datetime) else value
 
 
-# a conversion, for a value of the type SHOWN_AS_STORED requires (which it then needn't check)
+# a conversion, the type of the values it converts as another function does, and that
+# function (for a value of the type SHOWN_AS_STORED requires, which it then needn't check)
 CONVERTED_AS: dict[Callable[[Any], Any] | None, tuple[type, Callable[[Any], Any]]] = {
     _id_string: (ObjectId, str), _datetime: (datetime.datetime, iso_utc)}
 
@@ -161,7 +161,7 @@ class ApiShape:
         self.steps: list[Step] = []
         self.references: dict[str, str] = {}  # stored name -> attribute name
         # by attribute: the shape of the documents a reference points at, what writes the
-        # fields its routes show, and their stored names (see _reference_shape)
+        # fields its routes show, and their stored names (see reference_shape)
         self.reference_shapes: dict[str, tuple[ApiShape, FieldsWriter | None, tuple[str, ...]]] = {}
         for name, field in cls._fields.items():
             if name in hidden:
@@ -267,15 +267,15 @@ class ApiShape:
     def dump_list(self, values: list[Any]) -> list[Any]:
         """Each of ``values`` (a list field's value) as its API dict: a document of this
         class by :meth:`dump_document`, a mapping by :meth:`dump`, anything else as it is.
-        Where all are documents of this class loaded and not built yet, they are written
-        from their stored documents in one pass (:meth:`stored_rows`); where all are dicts
-        (as pymongo reads a list of them), each is written by the same function."""
-        rows = self.stored_rows(values)
-        if rows is not None:
-            return rows
+        Where all are dicts (as pymongo reads a list of them), each is written by the same
+        function; where all are documents of this class loaded and not built yet, they are
+        written from their stored documents in one pass (:meth:`stored_rows`)."""
         if values and set(map(type, values)) == {dict}:  # as pymongo reads them
             write = self.write_dict_public
             return [write(self, value, {}) for value in values]
+        rows = self.stored_rows(values)
+        if rows is not None:
+            return rows
         cls = self.cls
         return [self.dump_document(value) if type(value) is cls
                 else self.dump(value) if isinstance(value, Mapping) else value
@@ -364,13 +364,18 @@ class ApiShape:
     def shown_reference(self, document: Document, name: str) -> dict[str, Any]:
         """The small API dict of ``document``, held by reference ``name``; inside
         ``fast_paths.encoding_for_api()``."""
-        found = self.reference_shapes.get(name)
-        if found is None:
-            found = self.reference_shapes[name] = _reference_shape(self.cls, name)
-        shape, write, only = found
+        shape, write, only = self.reference_shape(name)
         if write is not None and shape._written_from_fields(type(document)):
             return write(shape, document._data, document._minimized_fields(), ())
         return shape.dump(document.to_mongo(), only=only)
+
+    def reference_shape(self, name: str) -> tuple[ApiShape, FieldsWriter | None, tuple[str, ...]]:
+        """The shape of the documents reference ``name`` points at, what writes the fields
+        its routes show, and their stored names (worked out once)."""
+        found = self.reference_shapes.get(name)
+        if found is None:
+            found = self.reference_shapes[name] = _reference_steps(self.cls, name)
+        return found
 
     def dump_document(self, document: Any) -> dict[str, Any]:
         """``self.dump(document.to_mongo())`` of an embedded document, written from its fields
@@ -438,10 +443,9 @@ def shown_from_fields(method: Any) -> Any:
     return method
 
 
-@functools.cache
-def _reference_steps(cls: Hashable, name: str
+def _reference_steps(cls: type[BaseDocument], name: str
                      ) -> tuple[ApiShape, FieldsWriter | None, tuple[str, ...]]:
-    target = reference_target(cast(Any, cls), name)
+    target = reference_target(cls, name)
     only = tuple(stored_names(target, cast(Any, cls).api_references[name]))
     shape = api_shape(target)
     wanted = {"_id", *only}
@@ -450,16 +454,9 @@ def _reference_steps(cls: Hashable, name: str
     return shape, write, only
 
 
-def _reference_shape(cls: type[BaseDocument], name: str
-                     ) -> tuple[ApiShape, FieldsWriter | None, tuple[str, ...]]:
-    """The shape of the documents reference ``name`` of ``cls`` points at, what writes the
-    fields its routes show, and their stored names (worked out once)."""
-    return _reference_steps(cast(Hashable, cls), name)
-
-
 def reference_dict(cls: type[BaseDocument], name: str, stored: Mapping[str, Any]) -> dict[str, Any]:
     """The small API dict of a document that reference ``name`` of ``cls`` points at."""
-    shape, _, only = _reference_shape(cls, name)
+    shape, _, only = api_shape(cls).reference_shape(name)
     return shape.dump(stored, only=only)
 
 
