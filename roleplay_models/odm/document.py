@@ -237,12 +237,12 @@ class RoleplayEmbeddedDocument(BuiltThroughFastPaths, KeepsUnknownFields,
         def __getattr__(self, name: str) -> Any:
             # a document a list was loaded with is built when first used: reading anything
             # building sets (its _data, first of all) comes here until then
-            if fast_paths.is_built(self):
-                raise AttributeError(
-                    f"{type(self).__name__!r} object has no attribute {name!r}")
-            if name in fast_paths.LOADED_STATE:  # asked by the list pointing it at its document
-                return fast_paths.LOADED_STATE[name]
-            fast_paths.build_loaded(self)
+            if not fast_paths.is_built(self):
+                if name in fast_paths.LOADED_STATE:  # asked by the list pointing it at its document
+                    return fast_paths.LOADED_STATE[name]
+                fast_paths.build_loaded(self)
+            # looked up again also when built already: another thread may have built it
+            # between the failed lookup that called this and the check above
             return object.__getattribute__(self, name)
 
     def _get_changed_fields(self) -> list[str]:

@@ -47,7 +47,7 @@ from roleplay_models import (
     Scenario,
     SessionMetadata,
 )
-from roleplay_models.odm import stored_bson
+from roleplay_models.odm import fast_paths, stored_bson
 from roleplay_models.odm.api import api_shape
 from roleplay_models.odm.document import RoleplayDocument, RoleplayEmbeddedDocument
 from roleplay_models.odm.fast_paths import (
@@ -1128,6 +1128,29 @@ def test_a_turn_read_by_another_thread_while_it_is_being_built_is_never_half_bui
     assert seen == (expected["_id"], "user", "hello", when)
     assert is_built(turn) and turn._instance == session
     assert turn.text == "edited" and turn._changed_fields == ["text"]
+
+
+@pytest.mark.parametrize("read", [dict, read_as_bson], ids=["dict", "bson"])
+def test_a_turn_another_thread_builds_while_this_one_looks_it_up_is_read(monkeypatch, read):
+    stored = stored_session([{"role": "user", "text": "hello"}], [])
+    session = RoleplaySession._from_son(read(stored))
+    turn = session._data["conversation_history"][0]
+    looking = threading.current_thread()
+    checked = fast_paths.is_built
+
+    def built_meanwhile(document: Any) -> bool:
+        # this thread's lookup of the turn's data failed (not built); before it asks
+        # whether the turn is built, another thread builds it
+        if document is turn and threading.current_thread() is looking:
+            other = threading.Thread(target=lambda: fast_paths.build_loaded(turn))
+            other.start()
+            other.join(10)
+        return checked(document)
+
+    monkeypatch.setattr(fast_paths, "is_built", built_meanwhile)
+    assert turn.text == "hello"
+    monkeypatch.setattr(fast_paths, "is_built", checked)
+    assert is_built(turn) and turn.role == "user" and turn._changed_fields == []
 
 
 class Checked(RoleplayDocument):
