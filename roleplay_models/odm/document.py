@@ -10,6 +10,7 @@ from bson import SON, ObjectId
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 from mongoengine import Document, EmbeddedDocument, ValidationError
+from mongoengine.errors import InvalidDocumentError
 from mongoengine.fields import EmbeddedDocumentField
 
 from . import _mongoengine as me
@@ -259,6 +260,8 @@ class RoleplayEmbeddedDocument(BuiltThroughFastPaths, KeepsUnknownFields,
             document = fast_paths.decode(cls, layout, son, created)
             if document is not None:
                 return document
+        if isinstance(son, Mapping):
+            son = fast_paths.without_shadowing_names(me.db_field_map(cls), son)
         return super()._from_son(son, _auto_dereference=_auto_dereference, created=created)
 
     # validate() and to_mongo() are CheckedAndEncodedThroughFastPaths', marked here as this
@@ -377,11 +380,20 @@ class RoleplayDocument(
     def _from_son(cls, son: Any, _auto_dereference: bool = True, created: bool = False
                   ) -> Any:
         with loading_from_database():  # stored values are kept as they are, untrimmed
-            document = cls._decoded(son, created) if _auto_dereference else None
-            if document is None:
-                document = super()._from_son(plain(son),
-                                             _auto_dereference=_auto_dereference,
-                                             created=created)
+            try:
+                document = cls._decoded(son, created) if _auto_dereference else None
+                if document is None:
+                    document = super()._from_son(
+                        fast_paths.without_shadowing_names(me.db_field_map(cls), plain(son)),
+                        _auto_dereference=_auto_dereference, created=created)
+            except TypeError as error:
+                # mongoengine hands a stored key that is one of __init__'s options
+                # (``_created``, ``__auto_convert``) on as that option a second time. As a
+                # TypeError it is lost inside ``list(queryset)``, which takes a TypeError from
+                # len() for "no length": the document would be left out of the list silently
+                stored_id = son.get("_id") if isinstance(son, Mapping) else None
+                raise InvalidDocumentError(f"the stored {cls.__name__} {stored_id} is refused "
+                                           f"by mongoengine's loading: {error}") from error
         document._stored = True
         return document
 

@@ -564,11 +564,26 @@ def _unbuilt(kind: Any, sons: list[Any]) -> LoadedUnbuilt:
     return documents
 
 
+def without_shadowing_names(db_field_map: Mapping[str, str], son: Mapping[Any, Any]
+                            ) -> Mapping[Any, Any]:
+    """``son`` (a stored document) without each key that is the name of a field stored under
+    another key which ``son`` holds too: a stray ``id`` beside ``_id``, ``created_at`` beside
+    ``createdAt``. mongoengine's ``_from_son`` renames such a key to the field's stored key,
+    and the later of the two was loaded: an ``id`` another program stored became the
+    document's id, and its save went to that other document. The stored key is the field's
+    value; the name alone (a document stored with field names) is still read as the field."""
+    shadowing = {key for key in son if type(key) is str
+                 and db_field_map.get(key, key) != key and db_field_map[key] in son}
+    if not shadowing:
+        return son
+    return {key: value for key, value in son.items() if key not in shadowing}
+
+
 def _decode(cls: Any, layout: ClassLayout, son: Any, created: bool) -> Any | None:
     if not isinstance(son, dict) or me.CLASS_KEY in son or any(key in son for key in OPTIONS):
         return None
     data: dict[str, Any] = {}
-    for key, value in son.items():
+    for key, value in without_shadowing_names(layout.db_field_map, son).items():
         key = str(key)
         data[layout.db_field_map.get(key, key)] = value
     for slot in layout.slots.values():

@@ -475,6 +475,19 @@ class ReferenceField(TypedField[T], me_fields.ReferenceField):
         ) -> None: ...
         def __init__(self, document_type: Any, **kwargs: Any) -> None: ...
 
+    def to_python(self, value: Any) -> Any:
+        # mongoengine makes a DBRef of ObjectId(None), a fresh id, of a null it is given (a
+        # null item of a list of references, which another program may store): every read
+        # would show another made-up id
+        if value is None:
+            return None
+        return super().to_python(value)
+
+    def to_mongo(self, document: Any) -> Any:
+        if document is None:  # such a null, loaded as it is (see to_python), is stored as null
+            return None
+        return super().to_mongo(document)
+
 
 class EmbeddedDocumentField(TypedField[T], me_fields.EmbeddedDocumentField):
     """mongoengine's EmbeddedDocumentField, typed: it reads as the embedded document's class
