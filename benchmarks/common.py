@@ -58,3 +58,11 @@ def real_server(log: CommandLog | None, choice: argparse.Namespace | None = None
         finally:
             client.drop_database(name)
             roleplay_models.disconnect()
+
+
+def ratio_text(ratio: float, most: float | None) -> str:
+    """``ratio`` with two decimals, or three where two would print a ratio over its target
+    ``most`` as the target itself (1.004 as 1.00, beside the mark of a miss)."""
+    if most is not None and ratio > most and round(ratio, 2) <= most:
+        return f"{ratio:.3f}"
+    return f"{ratio:.2f}"

@@ -14,7 +14,10 @@ each code path as it is first used: a column's first uses are not its cost).
 The rows:
 
 turn      validate one turn and store it with a ``$push`` conditional on the session being
-          active (raw: the same update of a dict built in place).
+          active (raw: the same update of a dict built in place). Under it, raw pymongo
+          sending the package's own update: its filter also says the turn is not stored yet
+          and the session holds fewer than the most turns allowed, and it stamps
+          ``updatedAt`` and ``last_turn_at``: what the server's part of those checks costs.
 summary   the analytics summary of 10,000 analyses: each library's aggregation of the plain
           ``$group`` (rows as its objects: pydantic models for bunnet), this package's
           ``summary()``; raw: the plain ``$group``. Left out where ``$group`` computes only
@@ -63,7 +66,7 @@ from roleplay_models.audit import DEFAULT_BATCH_SIZE
 from roleplay_models.odm.fields import utc_now
 from roleplay_models.odm.stored_bson import ReadDocument, reading_codec
 
-from common import real_server, server_choice
+from common import ratio_text, real_server, server_choice
 
 try:
     import bunnet
@@ -76,6 +79,8 @@ except ImportError:  # the column says so
     bunnet = None
 
 COLUMNS = ("this package", "stock mongoengine", "bunnet")
+# the turn row's fifth column, printed under it: raw pymongo sending the package's update
+RAW_CHECKED = "raw, the package's update"
 TARGETS = {"turn": 1.25, "summary": 1.1, "page": 1.0, "start": 1.5, "load": 1.6, "bulk": 2.5,
            "decode": 1.6, "build": 5.0, "api json": None, "api first": None, "audit": 3.0}
 LABELS = {
@@ -369,15 +374,29 @@ class Bench:
         self.fill("roleplaysessions", [stored])
         live = rp.RoleplaySession.objects.live(stored["session_id"])
         raw_id = self.db.roleplaysessions.insert_one(stored_session(pk, 10)).inserted_id
+        checked_id = self.db.roleplaysessions.insert_one(stored_session(pk, 10)).inserted_id
         me_id = self.db.me_roleplaysessions.insert_one(stored_session(pk, 10)).inserted_id
         bn_id = self.db.bn_roleplaysessions.insert_one(stored_session(pk, 10)).inserted_id
         sessions = self.db.roleplaysessions
         line = "Another line of the call."
+        through_arrays = rp.server_facts(self.db.client).ne_through_arrays
+        most = rp.current_limits().turns_per_session
 
         def raw() -> None:
             entry = {"_id": ObjectId(), "role": "user", "text": line, "timestamp": utc_now()}
             sessions.update_one({"_id": raw_id, "status": "active"},
                                 {"$push": {"conversation_history": entry}})
+
+        def raw_checked() -> None:  # the package's filter and update (without FerretDB's lease)
+            now = utc_now()
+            entry = {"_id": ObjectId(), "role": "user", "text": line, "timestamp": now}
+            not_stored = ({"conversation_history._id": {"$ne": entry["_id"]}} if through_arrays
+                          else {"$nor": [{"conversation_history._id": entry["_id"]}]})
+            sessions.update_one(
+                {"_id": checked_id, "status": "active", **not_stored,
+                 f"conversation_history.{most - 1}": {"$exists": False}},
+                {"$push": {"conversation_history": entry}, "$max": {"last_turn_at": now},
+                 "$set": {"updatedAt": now}})
 
         def stock() -> None:
             entry = MEEntry(role="user", text=line)
@@ -390,7 +409,8 @@ class Bench:
             BnSession.find_one(BnSession.id == bn_id, BnSession.status == "active").update(
                 Push({BnSession.conversation_history: entry})).run()
 
-        return self.columns(raw, lambda: live.add_turn("user", line), stock, bn)
+        actions = self.columns(raw, lambda: live.add_turn("user", line), stock, bn)
+        return {**actions, RAW_CHECKED: raw_checked}
 
     def summary(self) -> dict[str, Callable[[], object]] | None:
         if not rp.server_facts(self.db.client).group_accumulators:
@@ -754,9 +774,13 @@ def main() -> None:
                 continue
             ours = found["this package"]
             mark = "*" if target is not None and ours > target else " "
-            cells = [f"{found[c]:.2f}x" if c in found else "-" for c in COLUMNS]
+            cells = [f"{ratio_text(found[c], target if c == COLUMNS[0] else None)}x"
+                     if c in found else "-" for c in COLUMNS]
             print(f"{label:<52} {cells[0]:>11}{mark} {cells[1]:>17} {cells[2]:>8}  "
                   f"{'<= %gx' % target if target else '-'}", flush=True)
+            if RAW_CHECKED in found:
+                print(f"{'  (raw pymongo sending the same checked update)':<52} "
+                      f"{found[RAW_CHECKED]:>11.2f}x", flush=True)
 
 
 if __name__ == "__main__":

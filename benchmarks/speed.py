@@ -23,7 +23,7 @@ from bson import ObjectId
 import roleplay_models as rp
 from roleplay_models.odm.fields import utc_now
 
-from common import CommandLog, real_server, server_choice
+from common import CommandLog, ratio_text, real_server, server_choice
 
 REPEATS = 15
 LARGE = 10_000
@@ -158,11 +158,11 @@ def transitions_ratio(scenario_id: ObjectId, turns: int) -> float:
     return ratio(package, raw)
 
 
-Row = tuple[str, float, str, bool]
+Row = tuple[str, str, str, bool]
 
 
 def row(name: str, value: float, most: float) -> Row:
-    return name, value, f"<= {most:g}", value <= most
+    return name, ratio_text(value, most), f"<= {most:g}", value <= most
 
 
 def rows(large: int) -> Iterator[Row]:
@@ -231,7 +231,7 @@ def main() -> None:
         print(f"Server: {server}")
         print(f"{'operation':<66} {'x raw':>6}  {'target':<7} met")
         for name, value, target, met in rows(LARGE):
-            print(f"{name:<66} {value:>6.2f}  {target:<7} {'yes' if met else 'no'}", flush=True)
+            print(f"{name:<66} {value:>6}  {target:<7} {'yes' if met else 'no'}", flush=True)
 
 
 if __name__ == "__main__":

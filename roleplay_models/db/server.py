@@ -12,8 +12,8 @@ read the same everywhere or chosen from :class:`ServerFacts`:
 * The text index: refused, or accepted and not queryable, is a warning; its collection is
   asked first where the index key is ``_fts`` (as MongoDB stores it), every collection after.
 * Session writes (filters on ``null``, ``$exists`` on ``history.N``, ``$max``, ``$unset`` of a
-  missing field): one filtered update where ``atomic_updates``; elsewhere, under a lease, the
-  same filter in a ``$match`` after one on ``_id``, then the update by ``_id``.
+  missing field): one filtered update where ``atomic_updates``; elsewhere the same filtered
+  update, sent under a lease.
 * ``$group`` with several accumulators: only where ``group_accumulators``; else a ``$project``
   summed in Python.
 * A turn's "not stored yet" (no element of the history holds its id): ``$ne`` on the path
