@@ -118,7 +118,7 @@ def _shown_directly(field: Any) -> tuple[type, str] | None:
     # attribute, where mongoengine's ReferenceField.to_mongo encodes one of them holding an
     # ObjectId as that id (or a DBRef of it, which is shown alike); else None (its class is
     # abstract, when its reference holds a class name too, or not defined yet)
-    if type(field).to_mongo is not ReferenceField.to_mongo:
+    if type(field).to_mongo not in (ReferenceField.to_mongo, fields.ReferenceField.to_mongo):
         return None
     try:
         target = field.document_type

@@ -45,6 +45,7 @@ from roleplay_models import (
     KeyMoment,
     RoleplaySession,
     Scenario,
+    SessionAnalytics,
     SessionMetadata,
 )
 from roleplay_models.odm import fast_paths, stored_bson
@@ -1369,6 +1370,18 @@ def test_api_json_of_references_to_an_abstract_class_or_one_not_defined_or_store
     with generic(PointsElsewhere, ConcreteTarget, Scenario):
         assert PointsElsewhere(abstract=target, by_dbref=SCENARIO).to_api_dict() == shown
     assert shown["by_dbref"] == {"id": str(SCENARIO.pk), "title": "t"}
+
+
+@pytest.mark.parametrize(("model", "name"), [
+    (RoleplaySession, "scenario"), (RoleplaySession, "character"),
+    (SessionAnalytics, "scenario")])
+def test_a_models_populated_reference_is_written_straight_from_the_document_it_holds(
+        model, name):
+    # the quicker way (api.py's _shown_directly) holds for the package's own ReferenceField,
+    # whose to_mongo writes a null it was given as null and hands the rest to mongoengine's
+    shape = api_shape(model)
+    written = {step.name: step for step in shape.public_fields or ()}
+    assert written[name].shown_directly == (Scenario if name == "scenario" else Character, "id")
 
 
 def test_api_json_of_a_tuple_of_turns_is_each_turns_dict():
