@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 from bson import ObjectId
 from bson.tz_util import utc as BSON_UTC
 from mongoengine import DO_NOTHING
-from mongoengine import errors as me_errors
 from mongoengine import fields as me_fields
 from mongoengine.base import BaseField, BaseList
 from mongoengine.fields import BooleanField, DateTimeField, StringField
@@ -420,22 +419,7 @@ class TrimmedTextListField(TypedField[list[str]], me_fields.ListField):
 
 class ObjectIdField(TypedField[T], me_fields.ObjectIdField):
     """mongoengine's ObjectIdField, typed: it reads as ``ObjectId`` (``| None`` unless it is
-    required or has a default).
-
-    A value another program stored that is not an ObjectId (a UUID string as a turn's
-    ``_id``) is written back as it is, rather than failing every encoding of its document:
-    the document still shows its JSON and takes unrelated changes, as mongoose's
-    ``validateModifiedOnly``; ``validate()`` still refuses it as a new or changed value, and
-    a query still refuses it as a filter."""
-
-    def to_mongo(self, value: Any) -> Any:
-        try:
-            return super().to_mongo(value)
-        except me_errors.ValidationError:
-            return value
-
-    def prepare_query_value(self, op: Any, value: Any) -> Any:
-        return super().to_mongo(value)
+    required or has a default)."""
 
     if TYPE_CHECKING:
         @overload

@@ -8,7 +8,7 @@ import datetime
 
 import pytest
 from bson import ObjectId
-from mongoengine.errors import InvalidDocumentError, ValidationError
+from mongoengine.errors import InvalidDocumentError
 
 from roleplay_models import Character, RoleplaySession, RoleplayTip
 
@@ -96,25 +96,3 @@ def test_a_document_mongoengine_cannot_load_fails_a_list_rather_than_leaving_it_
         with pytest.raises(InvalidDocumentError, match=key):
             listing()
     assert len(query.clone().api_dicts()) == 3  # read as pymongo documents, all three
-
-
-def test_a_turn_whose_stored_id_is_not_an_objectid_is_shown_and_kept_as_stored(db):
-    scenario = builders.scenario().save()
-    turn = {"_id": "3f2b8c1e-7d4a-4b9e-9c1d-2a6e5f4b3c21", "role": "user", "text": "hi",
-            "timestamp": WHEN}
-    raw = insert_session(db, scenario, conversation_history=[turn])
-    query = RoleplaySession.objects.by_session_id(raw["session_id"])
-    listed = query.api_dicts()[0]["conversation_history"]
-    loaded = query.get()
-    assert loaded.to_api_dict()["conversation_history"] == listed
-    assert listed[0]["id"] == turn["_id"]
-    loaded.user_id = "changed"  # an unrelated change is taken, the history left as stored
-    loaded.save()
-    after = stored(db, RoleplaySession, raw["_id"])
-    assert after["user_id"] == "changed" and after["conversation_history"] == [turn]
-    loaded.conversation_history[0].text = "edited"  # a change to the history checks it whole
-    with pytest.raises(ValidationError):
-        loaded.save()
-    assert stored(db, RoleplaySession, raw["_id"])["conversation_history"] == [turn]
-    with pytest.raises(ValidationError):  # and a filter is still refused
-        RoleplaySession.objects(conversation_history__id="not-an-id").first()
