@@ -61,8 +61,9 @@ def real_server(log: CommandLog | None, choice: argparse.Namespace | None = None
 
 
 def ratio_text(ratio: float, most: float | None) -> str:
-    """``ratio`` with two decimals, or three where two would print a ratio over its target
-    ``most`` as the target itself (1.004 as 1.00, beside the mark of a miss)."""
-    if most is not None and ratio > most and round(ratio, 2) <= most:
-        return f"{ratio:.3f}"
-    return f"{ratio:.2f}"
+    """``ratio`` with two decimals, or as many more as it takes to print a ratio over its
+    target ``most`` as more than the target (1.004 as 1.004, not 1.00 beside a miss's mark)."""
+    decimals = 2
+    while most is not None and ratio > most and round(ratio, decimals) <= most and decimals < 9:
+        decimals += 1
+    return f"{ratio:.{decimals}f}"

@@ -387,13 +387,15 @@ class RoleplayDocument(
                         fast_paths.without_shadowing_names(me.db_field_map(cls), plain(son)),
                         _auto_dereference=_auto_dereference, created=created)
             except TypeError as error:
-                # mongoengine hands a stored key that is one of __init__'s options
-                # (``_created``, ``__auto_convert``) on as that option a second time. As a
-                # TypeError it is lost inside ``list(queryset)``, which takes a TypeError from
-                # len() for "no length": the document would be left out of the list silently
+                # raised for one: mongoengine hands a stored key that is one of __init__'s
+                # options (``_created``, ``__auto_convert``) on as that option a second time.
+                # A TypeError is lost inside ``list(queryset)``, which takes one from len() for
+                # "no length": the document would be left out of the list without a word. The
+                # first line is the same for every such document (the audit groups by it)
                 stored_id = son.get("_id") if isinstance(son, Mapping) else None
-                raise InvalidDocumentError(f"the stored {cls.__name__} {stored_id} is refused "
-                                           f"by mongoengine's loading: {error}") from error
+                raise InvalidDocumentError(
+                    f"a stored {cls.__name__} could not be loaded: {error}\n(its _id: {stored_id})"
+                ) from error
         document._stored = True
         return document
 

@@ -79,20 +79,31 @@ def test_a_null_in_a_list_of_references_is_read_as_null_every_time(db, model):
     loaded = model.objects(pk=raw["_id"]).get()
     assert getattr(loaded, attribute)[1] is None
     assert loaded.to_mongo()[key] == [scenario.pk, None]
-    loaded.save()  # an unrelated save leaves the list as stored
-    assert stored(db, model, raw["_id"])[key] == [scenario.pk, None]
+    setattr(loaded, "name" if model is Character else "title", "changed")
+    loaded.save()  # an unrelated change is saved, the list left as stored
+    after = stored(db, model, raw["_id"])
+    assert after[key] == [scenario.pk, None]
+    assert after["name" if model is Character else "title"] == "changed"
 
 
 @pytest.mark.parametrize("key", ["_created", "__auto_convert"])
 def test_a_document_mongoengine_cannot_load_fails_a_list_rather_than_leaving_it_out(db, key):
     scenario = builders.scenario().save()
     user = builders.unique("user")
-    for extra in ({}, {key: True}, {}):
-        insert_session(db, scenario, user_id=user, **extra)
+    refused = [insert_session(db, scenario, user_id=user, **extra)
+               for extra in ({}, {key: True}, {}, {key: True})][1::2]
     query = RoleplaySession.objects.for_user(user)
-    assert query.count() == 3
+    assert query.count() == 4
     for listing in (lambda: list(query.clone()), lambda: query.clone().populated(),
                     lambda: query.clone().paginate(1, 20)):
         with pytest.raises(InvalidDocumentError, match=key):
             listing()
-    assert len(query.clone().api_dicts()) == 3  # read as pymongo documents, all three
+    assert len(query.clone().api_dicts()) == 4  # read as pymongo documents, all four
+    said = []
+    for raw in refused:
+        with pytest.raises(InvalidDocumentError) as caught:
+            RoleplaySession._from_son(stored(db, RoleplaySession, raw["_id"]))
+        said.append(str(caught.value).splitlines())
+    # the same first line for each (the audit counts them as one finding), then the id
+    assert said[0][0] == said[1][0] and [lines[-1] for lines in said] == [
+        f"(its _id: {raw['_id']})" for raw in refused]
